@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The test suite: lint, then pytest (real data from $SCSSL_DATA_DIR, default ../shared/data).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/_env.sh
+VENV="${SCSSL_VENV:-.venv}"
+"$VENV/bin/ruff" check src tests benchmarks
+exec "$VENV/bin/python" -m pytest -q -p no:cacheprovider "$@"

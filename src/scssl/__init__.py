@@ -1,0 +1,23 @@
+"""scssl: self-supervised learning for single-cell RNA-seq on top of scvi-tools."""
+
+from __future__ import annotations
+
+import logging
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("scssl")
+except PackageNotFoundError:  # running from a source tree without installation
+    __version__ = "0.0.0"
+
+logger = logging.getLogger("scssl")
+if not logger.handlers:
+    _handler = logging.StreamHandler()
+    _handler.setFormatter(logging.Formatter("%(levelname)s [scssl] %(message)s"))
+    logger.addHandler(_handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+from . import data, metrics, model, module, nn, pl, tl  # noqa: E402
+
+__all__ = ["data", "metrics", "model", "module", "nn", "pl", "tl", "logger", "__version__"]

@@ -1,0 +1,87 @@
+"""Example datasets: scanpy's bundled PBMCs and the project's shared real data.
+
+The shared data folder is found through the ``SCSSL_DATA_DIR`` environment
+variable; it defaults to ``../shared/data`` relative to the repository root.
+Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+from anndata import AnnData
+from scipy import sparse
+
+_DEFAULT_DATA_DIR = Path(__file__).resolve().parents[3] / ".." / "shared" / "data"
+
+
+def data_dir() -> Path:
+    """Folder holding the shared real datasets (``$SCSSL_DATA_DIR`` or ``../shared/data``).
+
+    Examples
+    --------
+    >>> import scssl
+    >>> scssl.data.data_dir().name
+    'data'
+    """
+    path = Path(os.environ.get("SCSSL_DATA_DIR", _DEFAULT_DATA_DIR)).resolve()
+    return path
+
+
+def _read_shared(relative: str) -> AnnData:
+    path = data_dir() / relative
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} not found. Set SCSSL_DATA_DIR to the folder holding the shared data "
+            f"(it must contain {relative!r})."
+        )
+    return ad.read_h5ad(path)
+
+
+def pbmc68k_counts() -> AnnData:
+    """Scanpy's bundled ``pbmc68k_reduced`` with its integer counts recovered.
+
+    The counts are ``round(expm1(adata.raw.X) * n_counts / 1e4)``, which recovers
+    the original UMI counts exactly. Returns 700 cells x 765 genes with counts in
+    ``X`` and ``layers['counts']``, labels in ``obs['bulk_labels']``.
+
+    Examples
+    --------
+    >>> import scssl
+    >>> adata = scssl.data.pbmc68k_counts()
+    >>> adata.shape
+    (700, 765)
+    """
+    import scanpy as sc
+
+    ref = sc.datasets.pbmc68k_reduced()
+    log_norm = ref.raw.X
+    log_norm = log_norm.toarray() if sparse.issparse(log_norm) else np.asarray(log_norm)
+    n_counts = ref.obs["n_counts"].to_numpy()[:, None]
+    counts = np.round(np.expm1(log_norm) * n_counts / 1e4).astype(np.float32)
+    adata = AnnData(
+        X=sparse.csr_matrix(counts),
+        obs=ref.obs[["bulk_labels", "n_counts", "phase"]].copy(),
+        var=ref.raw.var[[]].copy(),
+    )
+    adata.layers["counts"] = adata.X.copy()
+    return adata
+
+
+def baron_pancreas() -> AnnData:
+    """Baron et al. 2016 human pancreas (2142 cells, 4 donors, 14 cell types), raw counts.
+
+    Labels in ``obs['cell_type1']``, donors in ``obs['donor']``.
+    """
+    return _read_shared("scrna/baron_human_pancreas.h5ad")
+
+
+def pbmc_3tech() -> AnnData:
+    """10x PBMCs from three chemistries (2000 cells), raw counts.
+
+    Labels in ``obs['cell_type']``, chemistries in ``obs['tech']``.
+    """
+    return _read_shared("scrna/pbmc_3tech.h5ad")

@@ -1,0 +1,233 @@
+"""Pieces shared by every scssl model: AnnData registration, embeddings, training defaults."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+from anndata import AnnData
+from scvi import REGISTRY_KEYS
+from scvi.data import AnnDataManager
+from scvi.data.fields import (
+    CategoricalJointObsField,
+    CategoricalObsField,
+    LayerField,
+    NumericalJointObsField,
+)
+from scvi.train import TrainingPlan
+
+from scssl import _compat
+from scssl.data import check_raw_counts
+
+
+def default_max_epochs(n_cells: int) -> int:
+    """Epoch budget for self-supervised training: ~200 passes for small data, fewer for large.
+
+    Keeps the number of optimisation steps roughly constant above ~10k cells.
+
+    Examples
+    --------
+    >>> default_max_epochs(2000), default_max_epochs(100_000)
+    (100, 20)
+    """
+    return int(np.clip(round(200_000 / max(n_cells, 1)), 20, 200))
+
+
+def count_fields(
+    layer: str | None,
+    batch_key: str | None,
+    labels_key: str | None,
+    categorical_covariate_keys: list[str] | None,
+    continuous_covariate_keys: list[str] | None,
+) -> list:
+    """The AnnData fields every count-based scssl model registers."""
+    return [
+        LayerField(REGISTRY_KEYS.X_KEY, layer, is_count_data=True),
+        CategoricalObsField(REGISTRY_KEYS.BATCH_KEY, batch_key),
+        CategoricalObsField(REGISTRY_KEYS.LABELS_KEY, labels_key),
+        CategoricalJointObsField(REGISTRY_KEYS.CAT_COVS_KEY, categorical_covariate_keys),
+        NumericalJointObsField(REGISTRY_KEYS.CONT_COVS_KEY, continuous_covariate_keys),
+    ]
+
+
+def _check_obs_keys(adata: AnnData, keys: dict[str, str | list[str] | None]) -> None:
+    for argument, value in keys.items():
+        for key in [value] if isinstance(value, str) else (value or []):
+            if key not in adata.obs:
+                raise KeyError(
+                    f"{argument}={key!r} is not a column of adata.obs "
+                    f"(columns: {', '.join(map(str, adata.obs.columns[:20]))})."
+                )
+
+
+class CountsModelMixin:
+    """Registration of raw-count AnnData and the deterministic-embedding API.
+
+    Every scssl self-supervised model mixes this in; the module must implement
+    ``inference(..., apply_mask=False)`` returning ``{"z": ...}``.
+    """
+
+    @classmethod
+    def setup_anndata(
+        cls,
+        adata: AnnData,
+        layer: str | None = None,
+        batch_key: str | None = None,
+        labels_key: str | None = None,
+        categorical_covariate_keys: list[str] | None = None,
+        continuous_covariate_keys: list[str] | None = None,
+        **kwargs,
+    ) -> None:
+        """Register an AnnData of raw counts with the model class.
+
+        Parameters
+        ----------
+        adata
+            AnnData with raw counts (cells x genes) in ``X`` or in ``layer``.
+        layer
+            Layer holding the raw counts; ``None`` uses ``adata.X``.
+        batch_key
+            Column of ``adata.obs`` with the batch (donor, chemistry, ...).
+        labels_key
+            Column of ``adata.obs`` with cell labels (not used for self-supervised
+            training; kept for evaluation and transfer).
+        categorical_covariate_keys
+            Further categorical covariates given to the decoder.
+        continuous_covariate_keys
+            Continuous covariates given to the decoder.
+
+        Raises
+        ------
+        ValueError
+            If the layer does not hold raw counts (negative, non-integer or
+            non-finite values), naming the layer and the fix.
+        KeyError
+            If a key is missing from ``adata.obs`` or ``adata.layers``.
+
+        Examples
+        --------
+        >>> import scssl
+        >>> adata = scssl.data.pbmc68k_counts()
+        >>> scssl.model.MaskedAE.setup_anndata(adata, layer="counts")
+        """
+        _check_obs_keys(
+            adata,
+            {
+                "batch_key": batch_key,
+                "labels_key": labels_key,
+                "categorical_covariate_keys": categorical_covariate_keys,
+                "continuous_covariate_keys": continuous_covariate_keys,
+            },
+        )
+        check_raw_counts(adata, layer)
+        setup_method_args = _compat.setup_method_args(cls, locals())
+        fields = count_fields(
+            layer, batch_key, labels_key, categorical_covariate_keys, continuous_covariate_keys
+        )
+        adata_manager = AnnDataManager(fields=fields, setup_method_args=setup_method_args)
+        adata_manager.register_fields(adata, **kwargs)
+        cls.register_manager(adata_manager)
+
+    # -- covariate sizes for module construction ------------------------------------------
+    def _covariate_sizes(self) -> dict:
+        """``n_batch``, ``n_cats_per_cov`` and ``n_continuous_cov`` from the registry."""
+        manager = self.adata_manager
+        n_cats = None
+        if REGISTRY_KEYS.CAT_COVS_KEY in manager.data_registry:
+            n_cats = list(manager.get_state_registry(REGISTRY_KEYS.CAT_COVS_KEY).n_cats_per_key)
+        return {
+            "n_batch": self.summary_stats.n_batch,
+            "n_cats_per_cov": n_cats,
+            "n_continuous_cov": self.summary_stats.get("n_extra_continuous_covs", 0),
+        }
+
+    # -- iterating the module over cells ---------------------------------------------------
+    def _iterate_minibatches(
+        self,
+        adata: AnnData | None,
+        indices: Sequence[int] | None,
+        batch_size: int | None,
+    ) -> Iterator[dict[str, torch.Tensor]]:
+        adata = self._validate_anndata(adata)
+        loader = self._make_data_loader(adata=adata, indices=indices, batch_size=batch_size)
+        yield from loader
+
+    @torch.inference_mode()
+    def _map_cells(
+        self,
+        fn: Callable[[dict[str, torch.Tensor]], torch.Tensor],
+        adata: AnnData | None = None,
+        indices: Sequence[int] | None = None,
+        batch_size: int | None = None,
+    ) -> np.ndarray:
+        """Apply ``fn`` to every minibatch in eval mode; stack the results as numpy."""
+        was_training = self.module.training
+        self.module.eval()
+        try:
+            out = [
+                fn(tensors).cpu()
+                for tensors in self._iterate_minibatches(adata, indices, batch_size)
+            ]
+        finally:
+            self.module.train(was_training)
+        return torch.cat(out).numpy()
+
+    def get_latent_representation(
+        self,
+        adata: AnnData | None = None,
+        indices: Sequence[int] | None = None,
+        batch_size: int | None = None,
+    ) -> np.ndarray:
+        """Deterministic embedding of the cells (no masking or augmentation, eval mode).
+
+        Parameters
+        ----------
+        adata
+            AnnData set up like the training data; ``None`` uses the training data.
+        indices
+            Cells to embed; ``None`` embeds all.
+        batch_size
+            Minibatch size for inference.
+
+        Returns
+        -------
+        Array of shape ``(n_cells, n_latent)``.
+
+        Examples
+        --------
+        >>> adata.obsm["X_scssl"] = model.get_latent_representation()  # doctest: +SKIP
+        """
+        self._check_if_trained(warn=True)
+
+        def embed(tensors):
+            inputs = self.module._get_inference_input(tensors)
+            return self.module.inference(**inputs, apply_mask=False)["z"]
+
+        return self._map_cells(embed, adata, indices, batch_size)
+
+
+def training_plan_arguments() -> set[str]:
+    """Keyword arguments scvi's :class:`~scvi.train.TrainingPlan` itself accepts."""
+    params = inspect.signature(TrainingPlan.__init__).parameters
+    return {name for name, p in params.items() if p.kind == p.KEYWORD_ONLY}
+
+
+def validate_plan_kwargs(plan_kwargs: dict, module) -> None:
+    """Fail early on ``plan_kwargs`` neither the training plan nor ``module.loss`` accepts.
+
+    scvi-tools forwards unknown plan keyword arguments to ``module.loss``, where they
+    would fail only at the first training step.
+    """
+    loss_params = set(inspect.signature(module.loss).parameters) - {
+        "tensors",
+        "inference_outputs",
+        "generative_outputs",
+    }
+    unknown = set(plan_kwargs) - training_plan_arguments() - loss_params
+    if unknown:
+        raise TypeError(
+            f"unknown plan_kwargs {sorted(unknown)}; the training plan accepts "
+            f"{sorted(training_plan_arguments())}."
+        )

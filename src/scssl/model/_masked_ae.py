@@ -1,0 +1,254 @@
+"""MaskedAE: masked autoencoder pretraining on raw counts."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import torch
+from anndata import AnnData
+from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
+
+from scssl.module import MaskedAEModule
+
+from ._base import CountsModelMixin, default_max_epochs, validate_plan_kwargs
+
+logger = logging.getLogger("scssl")
+
+
+class MaskedAE(CountsModelMixin, UnsupervisedTrainingMixin, BaseModelClass):
+    """Masked autoencoder for single-cell RNA-seq counts.
+
+    For every cell and step a random subset of genes is hidden; the model learns
+    to reconstruct the hidden genes from the rest. The encoder output is a
+    deterministic cell embedding for clustering, label transfer and integration.
+
+    Parameters
+    ----------
+    adata
+        AnnData registered with :meth:`setup_anndata`.
+    n_latent
+        Embedding size.
+    n_hidden
+        Width of the hidden layers.
+    n_layers
+        Number of hidden layers in encoder and decoder.
+    dropout_rate
+        Dropout in the encoder.
+    mask_ratio
+        Fraction of genes hidden per cell and step.
+    mask_value
+        Value written into hidden entries of the log-normalised input.
+    loss_on
+        ``"masked"`` (default): reconstruction loss on hidden genes only; ``"all"``.
+    reconstruction
+        ``"mse"`` on log-normalised values (default) or ``"nb"`` (negative binomial on counts).
+    encode_covariates
+        Also feed batch and categorical covariates to the encoder.
+    **module_kwargs
+        Further arguments of :class:`~scssl.module.MaskedAEModule`.
+
+    Examples
+    --------
+    >>> import scssl
+    >>> adata = scssl.data.pbmc68k_counts()
+    >>> scssl.model.MaskedAE.setup_anndata(adata, layer="counts")
+    >>> model = scssl.model.MaskedAE(adata)
+    >>> model.train(max_epochs=5)  # doctest: +SKIP
+    >>> adata.obsm["X_scssl_mae"] = model.get_latent_representation()  # doctest: +SKIP
+    """
+
+    _module_cls = MaskedAEModule
+
+    def __init__(
+        self,
+        adata: AnnData,
+        n_latent: int = 32,
+        n_hidden: int = 256,
+        n_layers: int = 2,
+        dropout_rate: float = 0.1,
+        mask_ratio: float = 0.5,
+        mask_value: float = 0.0,
+        loss_on: Literal["masked", "all"] = "masked",
+        reconstruction: Literal["mse", "nb"] = "mse",
+        encode_covariates: bool = False,
+        **module_kwargs,
+    ):
+        super().__init__(adata)
+        self.module = self._module_cls(
+            n_input=self.summary_stats.n_vars,
+            **self._covariate_sizes(),
+            n_latent=n_latent,
+            n_hidden=n_hidden,
+            n_layers=n_layers,
+            dropout_rate=dropout_rate,
+            mask_ratio=mask_ratio,
+            mask_value=mask_value,
+            loss_on=loss_on,
+            reconstruction=reconstruction,
+            encode_covariates=encode_covariates,
+            **module_kwargs,
+        )
+        self._model_summary_string = (
+            f"MaskedAE: n_latent={n_latent}, n_hidden={n_hidden}, n_layers={n_layers}, "
+            f"mask_ratio={mask_ratio}, loss_on={loss_on!r}, reconstruction={reconstruction!r}"
+        )
+        self.init_params_ = self._get_init_params(locals())
+
+    def train(
+        self,
+        max_epochs: int | None = None,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-5,
+        batch_size: int = 128,
+        early_stopping: bool = False,
+        early_stopping_patience: int = 20,
+        check_val_every_n_epoch: int | None = None,
+        train_size: float | None = 0.9,
+        validation_size: float | None = None,
+        accelerator: str = "auto",
+        devices: int | list[int] | str = "auto",
+        plan_kwargs: dict | None = None,
+        **trainer_kwargs,
+    ):
+        """Train with scvi-tools' trainer (Lightning; DDP through ``strategy=``/``devices=``).
+
+        Parameters
+        ----------
+        max_epochs
+            Passes through the data; ``None`` picks ~200 for small data, fewer for large
+            (:func:`~scssl.model._base.default_max_epochs`).
+        lr
+            Adam learning rate.
+        weight_decay
+            Adam weight decay.
+        batch_size
+            Minibatch size.
+        early_stopping
+            Stop when ``validation_loss`` (masked reconstruction on held-out cells) stops
+            improving for ``early_stopping_patience`` epochs.
+        early_stopping_patience
+            Epochs without improvement before stopping.
+        check_val_every_n_epoch
+            Compute the validation loss every n epochs (it is always computed when
+            ``early_stopping`` is on); it then appears in ``model.history``.
+        train_size, validation_size
+            Split of the cells into training and validation sets.
+        accelerator, devices
+            Lightning hardware settings.
+        plan_kwargs
+            Further arguments of :class:`scvi.train.TrainingPlan` (checked before training).
+        **trainer_kwargs
+            Further arguments of :class:`scvi.train.Trainer`.
+
+        Examples
+        --------
+        >>> model.train(max_epochs=50, early_stopping=True)  # doctest: +SKIP
+        >>> model.history["validation_loss"].tail()  # doctest: +SKIP
+        """
+        plan_kwargs = {"lr": lr, "weight_decay": weight_decay, "eps": 1e-8, **(plan_kwargs or {})}
+        validate_plan_kwargs(plan_kwargs, self.module)
+        if max_epochs is None:
+            max_epochs = default_max_epochs(self.adata.n_obs)
+        if early_stopping:
+            trainer_kwargs.setdefault("early_stopping_monitor", "validation_loss")
+            trainer_kwargs.setdefault("early_stopping_patience", early_stopping_patience)
+        return super().train(
+            max_epochs=max_epochs,
+            accelerator=accelerator,
+            devices=devices,
+            train_size=train_size,
+            validation_size=validation_size,
+            batch_size=batch_size,
+            early_stopping=early_stopping,
+            check_val_every_n_epoch=check_val_every_n_epoch,
+            plan_kwargs=plan_kwargs,
+            **trainer_kwargs,
+        )
+
+    # -- reconstruction / imputation -------------------------------------------------------
+    def get_normalized_expression(
+        self,
+        adata: AnnData | None = None,
+        indices: Sequence[int] | None = None,
+        library_size: float = 1e4,
+        batch_size: int | None = None,
+        return_numpy: bool = False,
+    ) -> pd.DataFrame | np.ndarray:
+        """Denoised expression: the reconstruction of each cell from its full profile.
+
+        Values are on the scale of counts per ``library_size`` (not log).
+
+        Examples
+        --------
+        >>> denoised = model.get_normalized_expression(return_numpy=True)  # doctest: +SKIP
+        >>> adata.layers["scssl_denoised"] = denoised  # doctest: +SKIP
+        """
+        self._check_if_trained(warn=True)
+        module = self.module
+
+        def reconstruct(tensors):
+            inputs = module._get_inference_input(tensors)
+            inference_outputs = module.inference(**inputs, apply_mask=False)
+            generative_inputs = module._get_generative_input(tensors, inference_outputs)
+            log_expr = module.predict_log_expression(module.generative(**generative_inputs))
+            return torch.expm1(log_expr).clamp_min(0) * (library_size / module.target_sum)
+
+        values = self._map_cells(reconstruct, adata, indices, batch_size)
+        if return_numpy:
+            return values
+        adata = self._validate_anndata(adata)
+        obs_names = adata.obs_names if indices is None else adata.obs_names[np.asarray(indices)]
+        return pd.DataFrame(values, index=obs_names, columns=adata.var_names)
+
+    def get_masked_reconstruction(
+        self,
+        adata: AnnData | None = None,
+        indices: Sequence[int] | None = None,
+        mask_ratio: float = 0.15,
+        seed: int = 0,
+        batch_size: int | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Hide a random share of entries, predict them, and return truth and prediction.
+
+        Use on held-out cells with :func:`scssl.metrics.masked_reconstruction_error`.
+
+        Returns
+        -------
+        ``{"observed": ..., "predicted": ..., "hidden": ...}``: log-normalised observed
+        values, the model's predictions (same scale) and the boolean mask of hidden
+        entries, each ``(n_cells, n_genes)``.
+
+        Examples
+        --------
+        >>> held_out = model.validation_indices  # doctest: +SKIP
+        >>> out = model.get_masked_reconstruction(indices=held_out)  # doctest: +SKIP
+        >>> scssl.metrics.masked_reconstruction_error(**out)  # doctest: +SKIP
+        """
+        self._check_if_trained(warn=True)
+        if not 0.0 < mask_ratio < 1.0:
+            raise ValueError(f"mask_ratio must lie strictly between 0 and 1, got {mask_ratio}")
+        module = self.module
+        generator = torch.Generator().manual_seed(seed)
+        observed, predicted, hidden_all = [], [], []
+
+        def run(tensors):
+            inputs = module._get_inference_input(tensors)
+            x = inputs["x"]
+            hidden = torch.rand(x.shape, generator=generator) < mask_ratio
+            inference_outputs = module.inference(**inputs, hidden=hidden.to(module.device))
+            generative_inputs = module._get_generative_input(tensors, inference_outputs)
+            log_expr = module.predict_log_expression(module.generative(**generative_inputs))
+            observed.append(inference_outputs["x_norm"].cpu())
+            hidden_all.append(hidden)
+            return log_expr
+
+        predicted = self._map_cells(run, adata, indices, batch_size)
+        return {
+            "observed": torch.cat(observed).numpy(),
+            "predicted": predicted,
+            "hidden": torch.cat(hidden_all).numpy(),
+        }

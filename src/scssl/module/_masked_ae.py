@@ -1,0 +1,246 @@
+"""Masked autoencoder module: hide genes, encode, reconstruct the hidden ones."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from scvi import REGISTRY_KEYS
+from scvi.module.base import BaseModuleClass, LossOutput, auto_move_data
+from torch import nn
+
+from scssl.nn import (
+    DeterministicEncoder,
+    ExpressionDecoder,
+    MaskDraw,
+    MaskingStrategy,
+    RandomMasking,
+    masked_mean,
+    mse_per_entry,
+    nb_negative_log_likelihood,
+    normalize_counts,
+)
+
+ReconstructionKind = Literal["mse", "nb"]
+LossOn = Literal["masked", "all"]
+
+
+class MaskedAEModule(BaseModuleClass):
+    """Masked autoencoder on raw counts.
+
+    Counts are library-size normalised and log1p-transformed inside the module.
+    During training (and for the validation loss) a masking strategy hides genes
+    per cell; hidden entries are replaced by ``mask_value`` and the encoder maps
+    the masked profile to an embedding, from which the decoder reconstructs the
+    expression. The embedding used downstream is computed without masking.
+
+    Parameters
+    ----------
+    n_input
+        Number of genes.
+    n_batch
+        Number of batches (0 or 1: no batch covariate).
+    n_cats_per_cov
+        Number of categories of each extra categorical covariate.
+    n_continuous_cov
+        Number of continuous covariates.
+    n_latent
+        Embedding size.
+    n_hidden
+        Width of the hidden layers.
+    n_layers
+        Number of hidden layers of the encoder and of the decoder.
+    dropout_rate
+        Dropout in the encoder.
+    masking
+        Masking strategy; defaults to :class:`~scssl.nn.RandomMasking` at ``mask_ratio``.
+    mask_ratio
+        Fraction of genes hidden per cell by the default random masking.
+    mask_value
+        Value written into hidden entries of the (log-normalised) input.
+    loss_on
+        ``"masked"``: reconstruction loss on the strategy's loss positions only;
+        ``"all"``: on every gene.
+    reconstruction
+        ``"mse"`` on log-normalised values, or ``"nb"``: negative binomial on counts
+        with the observed library size and one dispersion per gene.
+    encode_covariates
+        Whether the encoder also receives the batch and categorical covariates
+        (the decoder always does).
+    target_sum
+        Library size the counts are normalised to before log1p.
+    """
+
+    def __init__(
+        self,
+        n_input: int,
+        n_batch: int = 0,
+        n_cats_per_cov: list[int] | None = None,
+        n_continuous_cov: int = 0,
+        n_latent: int = 32,
+        n_hidden: int = 256,
+        n_layers: int = 2,
+        dropout_rate: float = 0.1,
+        masking: MaskingStrategy | None = None,
+        mask_ratio: float = 0.5,
+        mask_value: float = 0.0,
+        loss_on: LossOn = "masked",
+        reconstruction: ReconstructionKind = "mse",
+        encode_covariates: bool = False,
+        use_batch_norm: bool = False,
+        use_layer_norm: bool = True,
+        target_sum: float = 1e4,
+    ):
+        super().__init__()
+        if loss_on not in ("masked", "all"):
+            raise ValueError(f"loss_on must be 'masked' or 'all', got {loss_on!r}")
+        if reconstruction not in ("mse", "nb"):
+            raise ValueError(f"reconstruction must be 'mse' or 'nb', got {reconstruction!r}")
+        self.n_input = n_input
+        self.n_batch = n_batch
+        self.n_latent = n_latent
+        self.mask_value = float(mask_value)
+        self.loss_on = loss_on
+        self.reconstruction = reconstruction
+        self.encode_covariates = encode_covariates
+        self.target_sum = float(target_sum)
+        self.masking = masking if masking is not None else RandomMasking(mask_ratio)
+
+        cat_list = [n_batch] + list(n_cats_per_cov or [])
+        self.z_encoder = DeterministicEncoder(
+            n_input,
+            n_latent,
+            n_cat_list=cat_list if encode_covariates else None,
+            n_continuous=n_continuous_cov if encode_covariates else 0,
+            n_layers=n_layers,
+            n_hidden=n_hidden,
+            dropout_rate=dropout_rate,
+            use_batch_norm=use_batch_norm,
+            use_layer_norm=use_layer_norm,
+        )
+        self.x_decoder = ExpressionDecoder(
+            n_latent,
+            n_input,
+            n_cat_list=cat_list,
+            n_continuous=n_continuous_cov,
+            n_layers=n_layers,
+            n_hidden=n_hidden,
+            use_batch_norm=use_batch_norm,
+            use_layer_norm=use_layer_norm,
+            output="proportions" if reconstruction == "nb" else "values",
+        )
+        if reconstruction == "nb":
+            # log inverse dispersion, one per gene
+            self.px_r = nn.Parameter(torch.zeros(n_input))
+
+    # -- scvi-tools plumbing -------------------------------------------------------------
+    def _get_inference_input(self, tensors: dict[str, torch.Tensor], **kwargs) -> dict:
+        return {
+            "x": tensors[REGISTRY_KEYS.X_KEY],
+            "batch_index": tensors.get(REGISTRY_KEYS.BATCH_KEY),
+            "cat_covs": tensors.get(REGISTRY_KEYS.CAT_COVS_KEY),
+            "cont_covs": tensors.get(REGISTRY_KEYS.CONT_COVS_KEY),
+        }
+
+    def _get_generative_input(
+        self, tensors: dict[str, torch.Tensor], inference_outputs: dict, **kwargs
+    ) -> dict:
+        return {
+            "z": inference_outputs["z"],
+            "library": inference_outputs["library"],
+            "batch_index": tensors.get(REGISTRY_KEYS.BATCH_KEY),
+            "cat_covs": tensors.get(REGISTRY_KEYS.CAT_COVS_KEY),
+            "cont_covs": tensors.get(REGISTRY_KEYS.CONT_COVS_KEY),
+        }
+
+    def _covariates(
+        self, batch_index: torch.Tensor | None, cat_covs: torch.Tensor | None
+    ) -> list[torch.Tensor]:
+        if batch_index is None:
+            raise ValueError("the batch tensor is missing from the minibatch")
+        covs = [batch_index]
+        if cat_covs is not None:
+            covs += list(torch.split(cat_covs, 1, dim=1))
+        return covs
+
+    # -- forward pieces ------------------------------------------------------------------
+    def encode(
+        self,
+        x_norm: torch.Tensor,
+        batch_index: torch.Tensor | None = None,
+        cat_covs: torch.Tensor | None = None,
+        cont_covs: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Embed log-normalised expression (already masked, if masking is wanted)."""
+        if not self.encode_covariates:
+            return self.z_encoder(x_norm)
+        return self.z_encoder(x_norm, *self._covariates(batch_index, cat_covs), cont=cont_covs)
+
+    @auto_move_data
+    def inference(
+        self,
+        x: torch.Tensor,
+        batch_index: torch.Tensor | None = None,
+        cat_covs: torch.Tensor | None = None,
+        cont_covs: torch.Tensor | None = None,
+        apply_mask: bool = True,
+        hidden: torch.Tensor | None = None,
+    ) -> dict:
+        """Normalise counts, mask, and encode.
+
+        ``apply_mask=False`` gives the deterministic embedding used downstream;
+        ``hidden`` (boolean, cells x genes) imposes a given mask instead of drawing one.
+        """
+        x_norm, library = normalize_counts(x, self.target_sum)
+        draw = None
+        if hidden is not None:
+            draw = MaskDraw(hidden=hidden.bool(), loss=hidden.bool())
+        elif apply_mask:
+            draw = self.masking.draw(x_norm)
+        x_in = x_norm if draw is None else x_norm.masked_fill(draw.hidden, self.mask_value)
+        z = self.encode(x_in, batch_index, cat_covs, cont_covs)
+        return {"z": z, "x_norm": x_norm, "library": library, "mask": draw}
+
+    @auto_move_data
+    def generative(
+        self,
+        z: torch.Tensor,
+        library: torch.Tensor,
+        batch_index: torch.Tensor | None = None,
+        cat_covs: torch.Tensor | None = None,
+        cont_covs: torch.Tensor | None = None,
+    ) -> dict:
+        """Decode the embedding: log-normalised values (``mse``) or NB parameters (``nb``)."""
+        out = self.x_decoder(z, *self._covariates(batch_index, cat_covs), cont=cont_covs)
+        if self.reconstruction == "mse":
+            return {"x_hat": out}
+        return {"px_scale": out, "px_rate": out * library, "px_r": torch.exp(self.px_r)}
+
+    def loss(self, tensors: dict, inference_outputs: dict, generative_outputs: dict) -> LossOutput:
+        """Reconstruction loss on the loss positions of the mask (or on all genes)."""
+        draw: MaskDraw | None = inference_outputs["mask"]
+        if self.reconstruction == "mse":
+            per_entry = mse_per_entry(generative_outputs["x_hat"], inference_outputs["x_norm"])
+        else:
+            per_entry = nb_negative_log_likelihood(
+                tensors[REGISTRY_KEYS.X_KEY],
+                generative_outputs["px_rate"],
+                generative_outputs["px_r"],
+            )
+        positions = draw.loss if (self.loss_on == "masked" and draw is not None) else None
+        per_cell = masked_mean(per_entry, positions)
+        extra = {}
+        if draw is not None:
+            extra["masked_fraction"] = draw.hidden.float().mean().detach()
+            extra["loss_fraction"] = draw.loss.float().mean().detach()
+        return LossOutput(loss=per_cell.mean(), reconstruction_loss=per_cell, extra_metrics=extra)
+
+    @torch.inference_mode()
+    def predict_log_expression(self, generative_outputs: dict) -> torch.Tensor:
+        """Reconstruction on the log1p(normalised to ``target_sum``) scale."""
+        if self.reconstruction == "mse":
+            return generative_outputs["x_hat"]
+        return torch.log1p(generative_outputs["px_scale"] * self.target_sum)
+
+    def sample(self, *args, **kwargs):  # noqa: D102
+        raise NotImplementedError("MaskedAEModule is not a generative model; nothing to sample.")

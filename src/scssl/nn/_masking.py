@@ -1,0 +1,76 @@
+"""Masking strategies for masked autoencoders.
+
+A strategy draws, for every cell of a minibatch independently and on the
+tensor's device, which genes are hidden from the encoder and on which genes the
+reconstruction loss is computed. Every model that masks uses these classes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class MaskDraw:
+    """One draw of a masking strategy for a minibatch.
+
+    Attributes
+    ----------
+    hidden
+        Boolean ``(n_cells, n_genes)``; ``True`` where the encoder sees the mask value
+        instead of the expression.
+    loss
+        Boolean ``(n_cells, n_genes)``; ``True`` where the reconstruction loss is
+        computed when the model uses ``loss_on="masked"``.
+    """
+
+    hidden: torch.Tensor
+    loss: torch.Tensor
+
+
+class MaskingStrategy(nn.Module):
+    """Interface of a masking strategy: ``draw(x) -> MaskDraw``.
+
+    Subclasses hold any gene-level data (for example programme memberships) as
+    non-persistent buffers, so they follow the module to its device.
+    """
+
+    name: str = "base"
+
+    def draw(self, x: torch.Tensor) -> MaskDraw:
+        """Draw a mask for the minibatch ``x`` (cells x genes)."""
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> MaskDraw:  # noqa: D102
+        return self.draw(x)
+
+
+class RandomMasking(MaskingStrategy):
+    """Hide each gene of each cell independently with probability ``mask_ratio``.
+
+    The loss positions are the hidden ones.
+
+    Examples
+    --------
+    >>> import torch
+    >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+    <torch._C.Generator object at ...>
+    >>> m = RandomMasking(0.3).draw(torch.ones(1000, 200))
+    >>> round(m.hidden.float().mean().item(), 2)
+    0.3
+    """
+
+    name = "random"
+
+    def __init__(self, mask_ratio: float = 0.5):
+        super().__init__()
+        if not 0.0 < mask_ratio < 1.0:
+            raise ValueError(f"mask_ratio must lie strictly between 0 and 1, got {mask_ratio}")
+        self.mask_ratio = float(mask_ratio)
+
+    def draw(self, x: torch.Tensor) -> MaskDraw:  # noqa: D102
+        hidden = torch.rand(x.shape, device=x.device) < self.mask_ratio
+        return MaskDraw(hidden=hidden, loss=hidden)

@@ -1,0 +1,136 @@
+"""Encoder and decoder built from scvi-tools' ``FCLayers``.
+
+The attribute names ``encoder`` / ``decoder`` / ``fc_layers`` matter: scArches-style
+freezing in scvi-tools finds parameters by these names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from scvi.nn import FCLayers
+from torch import nn
+
+
+def normalize_counts(
+    counts: torch.Tensor, target_sum: float = 1e4, eps: float = 1e-8
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Library-size normalise and log1p-transform counts.
+
+    Returns ``(log1p(counts / library * target_sum), library)`` with the library
+    as a column vector.
+
+    Examples
+    --------
+    >>> import torch
+    >>> x, lib = normalize_counts(torch.tensor([[1.0, 3.0]]), target_sum=4.0)
+    >>> torch.allclose(x, torch.log1p(torch.tensor([[1.0, 3.0]])))
+    True
+    """
+    library = counts.sum(dim=1, keepdim=True)
+    return torch.log1p(counts / (library + eps) * target_sum), library
+
+
+class DeterministicEncoder(nn.Module):
+    """Map (normalised) expression and covariates to a deterministic embedding.
+
+    ``FCLayers`` (hidden layers, covariates injected through ``n_cat_list``) followed
+    by a linear map to ``n_output``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> enc = DeterministicEncoder(100, 8, n_cat_list=[3])
+    >>> enc(torch.randn(4, 100), torch.zeros(4, 1)).shape
+    torch.Size([4, 8])
+    """
+
+    def __init__(
+        self,
+        n_input: int,
+        n_output: int,
+        n_cat_list: Iterable[int] | None = None,
+        n_continuous: int = 0,
+        n_layers: int = 2,
+        n_hidden: int = 256,
+        dropout_rate: float = 0.1,
+        use_batch_norm: bool = False,
+        use_layer_norm: bool = True,
+    ):
+        super().__init__()
+        self.encoder = FCLayers(
+            n_in=n_input + n_continuous,
+            n_out=n_hidden,
+            n_cat_list=n_cat_list,
+            n_layers=n_layers,
+            n_hidden=n_hidden,
+            dropout_rate=dropout_rate,
+            use_batch_norm=use_batch_norm,
+            use_layer_norm=use_layer_norm,
+        )
+        self.output = nn.Linear(n_hidden, n_output)
+
+    def forward(
+        self, x: torch.Tensor, *cat_list: torch.Tensor, cont: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Embed ``x``; ``cat_list`` are integer covariate columns, ``cont`` continuous ones."""
+        if cont is not None:
+            x = torch.cat([x, cont], dim=-1)
+        return self.output(self.encoder(x, *cat_list))
+
+
+class ExpressionDecoder(nn.Module):
+    """Map an embedding (and covariates) back to per-gene expression.
+
+    ``output="values"`` returns unconstrained per-gene values (for a squared error on
+    log-normalised expression); ``output="proportions"`` returns a softmax over genes
+    (the mean of a negative binomial once multiplied by the library size).
+
+    Examples
+    --------
+    >>> import torch
+    >>> dec = ExpressionDecoder(8, 100, output="proportions")
+    >>> dec(torch.randn(4, 8)).sum(-1)
+    tensor([1.0000, 1.0000, 1.0000, 1.0000], grad_fn=<SumBackward1>)
+    """
+
+    def __init__(
+        self,
+        n_input: int,
+        n_output: int,
+        n_cat_list: Iterable[int] | None = None,
+        n_continuous: int = 0,
+        n_layers: int = 2,
+        n_hidden: int = 256,
+        dropout_rate: float = 0.0,
+        use_batch_norm: bool = False,
+        use_layer_norm: bool = True,
+        output: str = "values",
+    ):
+        super().__init__()
+        if output not in ("values", "proportions"):
+            raise ValueError(f"output must be 'values' or 'proportions', got {output!r}")
+        self.output_kind = output
+        self.decoder = FCLayers(
+            n_in=n_input + n_continuous,
+            n_out=n_hidden,
+            n_cat_list=n_cat_list,
+            n_layers=n_layers,
+            n_hidden=n_hidden,
+            dropout_rate=dropout_rate,
+            use_batch_norm=use_batch_norm,
+            use_layer_norm=use_layer_norm,
+        )
+        self.output = nn.Linear(n_hidden, n_output)
+
+    def forward(
+        self, z: torch.Tensor, *cat_list: torch.Tensor, cont: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Decode ``z`` into per-gene values or proportions."""
+        if cont is not None:
+            z = torch.cat([z, cont], dim=-1)
+        out = self.output(self.decoder(z, *cat_list))
+        if self.output_kind == "proportions":
+            out = torch.softmax(out, dim=-1)
+        return out

@@ -1,0 +1,5 @@
+"""Plots."""
+
+from ._embedding import umap
+
+__all__ = ["umap"]
