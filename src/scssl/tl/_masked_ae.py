@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 from anndata import AnnData
 
-from scssl.data import get_matrix
+from scssl.data import check_raw_counts, get_matrix
 
 
 def registration_view(adata: AnnData, layer: str | None, obs_keys: list[str]) -> AnnData:
     """A light AnnData sharing the user's counts; scvi registration then leaves ``adata`` as is."""
+    check_raw_counts(adata, layer)  # errors name the user's layer, not the view's X
     obs_keys = [key for key in obs_keys if key is not None]
     missing = [key for key in obs_keys if key not in adata.obs]
     if missing:
@@ -73,7 +74,7 @@ def masked_ae(
     model = MaskedAE(work, **(model_kwargs or {}))
     model.train(**train_kwargs)
     adata.obsm[key_added] = np.asarray(model.get_latent_representation())
-    history = model.history.get("train_loss_epoch")
+    history = model.history.get("train_loss")
     adata.uns[key_added.removeprefix("X_")] = {
         "params": {
             "layer": layer,

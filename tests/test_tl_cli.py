@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scanpy as sc
+
+import scssl
+from scssl.cli import main
+
+
+def test_tl_masked_ae_writes_only_documented_keys(pbmc):
+    adata = pbmc.copy()
+    before_obs = adata.obs.copy()
+    before_uns = set(adata.uns)
+    X_before = adata.X.copy()
+    scssl.tl.masked_ae(adata, layer="counts", max_epochs=1, model_kwargs={"n_latent": 8})
+    assert adata.obsm["X_scssl_mae"].shape == (700, 8)
+    assert set(adata.uns) - before_uns == {"scssl_mae"}
+    assert adata.uns["scssl_mae"]["params"]["n_latent"] == 8
+    assert adata.uns["scssl_mae"]["params"]["layer"] == "counts"
+    assert adata.obs.equals(before_obs)
+    assert (adata.X != X_before).nnz == 0
+    sc.pp.neighbors(adata, use_rep="X_scssl_mae")  # works straight after
+    assert "connectivities" in adata.obsp
+
+
+def test_tl_masked_ae_copy_and_bad_layer(pbmc):
+    adata = pbmc.copy()
+    out = scssl.tl.masked_ae(adata, layer="counts", copy=True, max_epochs=1, key_added="X_mine")
+    assert "X_mine" in out.obsm and "X_mine" not in adata.obsm
+    adata.layers["lognorm"] = np.log1p(adata.layers["counts"])
+    with pytest.raises(ValueError, match="layer 'lognorm' holds non-integer"):
+        scssl.tl.masked_ae(adata, layer="lognorm")
+
+
+def test_demo_cli_smoke(tmp_path):
+    code = main(["demo", "--output", str(tmp_path / "demo"), "--max-epochs", "2"])
+    assert code == 0
+    report = json.loads((tmp_path / "demo" / "report.json").read_text())
+    assert set(report) >= {"MaskedAE", "PCA", "macro_f1_ratio_MaskedAE_over_PCA", "h5ad"}
+    assert 0.0 <= report["MaskedAE"]["macro_f1"] <= 1.0
+    assert (tmp_path / "demo" / "umap_scssl_mae.png").stat().st_size > 10_000
+    written = sc.read_h5ad(tmp_path / "demo" / "pbmc68k_scssl.h5ad")
+    assert written.obsm["X_scssl_mae"].shape[0] == 700
+
+
+def test_fit_cli_on_a_user_file_and_clear_errors(tmp_path, tiny_counts):
+    path = tmp_path / "mine.h5ad"
+    tiny_counts.layers["counts"] = tiny_counts.X.copy()
+    tiny_counts.write_h5ad(path)
+    out = tmp_path / "out.h5ad"
+    args = ["fit", "--input", str(path), "--layer", "counts", "--batch-key", "batch"]
+    assert main([*args, "--output", str(out), "--max-epochs", "1"]) == 0
+    assert sc.read_h5ad(out).obsm["X_scssl_mae"].shape == (60, 32)
+    assert main([*args[:-1], "donor", "--output", str(out)]) == 2  # unknown batch key
+    with pytest.raises(SystemExit, match="does not exist"):
+        main(["fit", "--input", str(tmp_path / "missing.h5ad"), "--output", str(out)])
+
+
+def test_console_script_is_installed():
+    script = Path(sys.executable).parent / "scssl"  # from [project.scripts]
+    result = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "demo" in result.stdout and "fit" in result.stdout
