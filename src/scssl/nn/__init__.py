@@ -1,5 +1,26 @@
 """Reusable network pieces: encoders, decoders, masking strategies, losses."""
 
+from ._augmentations import (
+    Augmentation,
+    AugmentationPipeline,
+    BinomialThinning,
+    Crossover,
+    GaussianNoise,
+    GeneSwap,
+    MNNPositivePair,
+    NegativeBinomialNoise,
+    RandomGeneMasking,
+    build_augmentations,
+    mutual_nearest_neighbors,
+)
+from ._contrastive_losses import (
+    barlow_twins_loss,
+    byol_loss,
+    byol_momentum,
+    nt_xent_loss,
+    vicreg_loss,
+)
+from ._heads import MLPHead
 from ._losses import masked_mean, mse_per_entry, nb_negative_log_likelihood
 from ._masking import MaskDraw, MaskingStrategy, RandomMasking
 from ._networks import DeterministicEncoder, ExpressionDecoder, normalize_counts
@@ -14,4 +35,21 @@ __all__ = [
     "mse_per_entry",
     "nb_negative_log_likelihood",
     "normalize_counts",
+    "Augmentation",
+    "AugmentationPipeline",
+    "BinomialThinning",
+    "Crossover",
+    "GaussianNoise",
+    "GeneSwap",
+    "MNNPositivePair",
+    "NegativeBinomialNoise",
+    "RandomGeneMasking",
+    "build_augmentations",
+    "mutual_nearest_neighbors",
+    "barlow_twins_loss",
+    "byol_loss",
+    "byol_momentum",
+    "nt_xent_loss",
+    "vicreg_loss",
+    "MLPHead",
 ]

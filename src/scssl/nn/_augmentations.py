@@ -1,0 +1,448 @@
+"""Single-cell augmentations for contrastive and non-contrastive self-supervision.
+
+Each augmentation is a small :class:`torch.nn.Module` that transforms a minibatch
+(cells x genes) and is applied to every cell independently with its own
+probability ``p``. Random draws happen on the tensor's device. An augmentation
+acts only in training mode (``module.train()``); in eval mode it returns its
+input unchanged, so embeddings computed with ``model.eval()`` are deterministic.
+
+Two spaces exist: *count* augmentations (binomial thinning, negative-binomial
+resampling, the mutual-nearest-neighbour partner) act on raw counts before
+normalisation; *normalised* augmentations (masking, Gaussian noise, gene swap,
+crossover) act on log-normalised values. :class:`AugmentationPipeline` applies
+the count ones, normalises, then applies the normalised ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._masking import RandomMasking
+
+Space = Literal["counts", "normalized"]
+
+
+def _check_probability(name: str, value: float) -> float:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must lie in [0, 1], got {value}")
+    return float(value)
+
+
+class Augmentation(nn.Module):
+    """Base class: ``forward(x)`` applies :meth:`transform` to each cell with probability ``p``.
+
+    Subclasses implement :meth:`transform` for the whole minibatch; the base class
+    picks, per cell, the transformed or the original row.
+
+    Parameters
+    ----------
+    p
+        Probability that a given cell is augmented at a given step.
+    """
+
+    space: Space = "normalized"
+
+    def __init__(self, p: float = 0.5):
+        super().__init__()
+        self.p = _check_probability("p", p)
+
+    def transform(self, x: torch.Tensor) -> torch.Tensor:
+        """Augment every cell of ``x`` (subclasses implement this)."""
+        raise NotImplementedError
+
+    def draw_cells(self, x: torch.Tensor) -> torch.Tensor:
+        """Boolean ``(n_cells,)``: which cells are augmented this step."""
+        return torch.rand(x.shape[0], device=x.device) < self.p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Augment each cell with probability ``p`` (identity in eval mode or if ``p == 0``)."""
+        if not self.training or self.p == 0.0 or x.shape[0] == 0:
+            return x
+        chosen = self.draw_cells(x)
+        if not bool(chosen.any()):
+            return x
+        return torch.where(chosen[:, None], self.transform(x), x)
+
+    def extra_repr(self) -> str:  # noqa: D102
+        return f"p={self.p}"
+
+
+class RandomGeneMasking(Augmentation):
+    """Set a random share of each cell's genes to ``mask_value`` (default 0).
+
+    ``drop_fraction`` is the expected fraction of genes *dropped* per augmented cell,
+    drawn independently per gene (with :class:`~scssl.nn.RandomMasking`).
+
+    Examples
+    --------
+    >>> import torch
+    >>> aug = RandomGeneMasking(drop_fraction=0.3, p=1.0)
+    >>> x = torch.ones(500, 200)
+    >>> round((aug(x) == 0).float().mean().item(), 2)
+    0.3
+    """
+
+    space: Space = "normalized"
+
+    def __init__(self, drop_fraction: float = 0.5, p: float = 1.0, mask_value: float = 0.0):
+        super().__init__(p)
+        self.masking = RandomMasking(drop_fraction)
+        self.drop_fraction = float(drop_fraction)
+        self.mask_value = float(mask_value)
+
+    def transform(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        return x.masked_fill(self.masking.draw(x).hidden, self.mask_value)
+
+    def extra_repr(self) -> str:  # noqa: D102
+        return f"drop_fraction={self.drop_fraction}, p={self.p}"
+
+
+class GaussianNoise(Augmentation):
+    """Add ``N(0, std^2)`` noise to every gene of an augmented cell (normalised values).
+
+    Examples
+    --------
+    >>> import torch
+    >>> aug = GaussianNoise(std=0.5, p=1.0)
+    >>> round(aug(torch.zeros(2000, 100)).std().item(), 1)
+    0.5
+    """
+
+    space: Space = "normalized"
+
+    def __init__(self, std: float = 0.2, p: float = 0.5):
+        super().__init__(p)
+        if std < 0:
+            raise ValueError(f"std must be non-negative, got {std}")
+        self.std = float(std)
+
+    def transform(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        return x + self.std * torch.randn_like(x)
+
+    def extra_repr(self) -> str:  # noqa: D102
+        return f"std={self.std}, p={self.p}"
+
+
+class BinomialThinning(Augmentation):
+    """Subsample the counts of a cell: each molecule is kept with probability ``r``.
+
+    ``r`` is drawn per cell uniformly in ``[min_keep, max_keep]``, so the view has a
+    lower library size; counts never increase and zeros stay zero.
+
+    Examples
+    --------
+    >>> import torch
+    >>> counts = torch.tensor([[0.0, 5.0, 10.0]] * 4)
+    >>> thinned = BinomialThinning(min_keep=0.5, max_keep=0.5, p=1.0)(counts)
+    >>> bool((thinned <= counts).all()), bool((thinned[:, 0] == 0).all())
+    (True, True)
+    """
+
+    space: Space = "counts"
+
+    def __init__(self, min_keep: float = 0.5, max_keep: float = 1.0, p: float = 0.5):
+        super().__init__(p)
+        if not 0.0 < min_keep <= max_keep <= 1.0:
+            raise ValueError(
+                f"need 0 < min_keep <= max_keep <= 1, got min_keep={min_keep}, max_keep={max_keep}"
+            )
+        self.min_keep = float(min_keep)
+        self.max_keep = float(max_keep)
+
+    def transform(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        keep = torch.rand(x.shape[0], 1, device=x.device, dtype=x.dtype)
+        keep = self.min_keep + (self.max_keep - self.min_keep) * keep
+        return torch.binomial(x.round().clamp_min(0), keep.expand_as(x))
+
+    def extra_repr(self) -> str:  # noqa: D102
+        return f"min_keep={self.min_keep}, max_keep={self.max_keep}, p={self.p}"
+
+
+class NegativeBinomialNoise(Augmentation):
+    """Resample each count from a negative binomial centred on it.
+
+    ``x' ~ Poisson(lambda)``, ``lambda ~ Gamma(theta, theta / x)``: the mean stays
+    ``x``, the variance is ``x + x^2 / theta``. Zeros stay zero.
+
+    Examples
+    --------
+    >>> import torch
+    >>> counts = torch.full((4000, 1), 10.0)
+    >>> out = NegativeBinomialNoise(theta=10.0, p=1.0)(counts)
+    >>> round(out.mean().item() / 10, 1), bool(out.var() > 15)
+    (1.0, True)
+    """
+
+    space: Space = "counts"
+
+    def __init__(self, theta: float = 10.0, p: float = 0.5):
+        super().__init__(p)
+        if theta <= 0:
+            raise ValueError(f"theta must be positive, got {theta}")
+        self.theta = float(theta)
+
+    def transform(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        concentration = torch.full_like(x, self.theta)
+        gamma = torch._standard_gamma(concentration)  # Gamma(theta, 1)
+        return torch.poisson(gamma * x.clamp_min(0) / self.theta)
+
+    def extra_repr(self) -> str:  # noqa: D102
+        return f"theta={self.theta}, p={self.p}"
+
+
+class GeneSwap(Augmentation):
+    """Swap the values of random pairs of genes within a cell.
+
+    ``swap_fraction`` is the share of genes that take part in a swap (rounded down
+    to an even number); each cell draws its own pairs.
+
+    Examples
+    --------
+    >>> import torch
+    >>> x = torch.arange(10.0).repeat(3, 1)
+    >>> out = GeneSwap(swap_fraction=0.4, p=1.0)(x)
+    >>> bool((out.sort(dim=1).values == x).all()), int((out != x).sum(dim=1)[0])
+    (True, 4)
+    """
+
+    space: Space = "normalized"
+
+    def __init__(self, swap_fraction: float = 0.1, p: float = 0.5):
+        super().__init__(p)
+        if not 0.0 <= swap_fraction <= 1.0:
+            raise ValueError(f"swap_fraction must lie in [0, 1], got {swap_fraction}")
+        self.swap_fraction = float(swap_fraction)
+
+    def transform(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        n_pairs = int(x.shape[1] * self.swap_fraction) // 2
+        if n_pairs == 0:
+            return x
+        order = torch.rand(x.shape, device=x.device).argsort(dim=1)[:, : 2 * n_pairs]
+        first, second = order[:, :n_pairs], order[:, n_pairs:]
+        out = x.clone()
+        out.scatter_(1, first, x.gather(1, second))
+        out.scatter_(1, second, x.gather(1, first))
+        return out
+
+    def extra_repr(self) -> str:  # noqa: D102
+        return f"swap_fraction={self.swap_fraction}, p={self.p}"
+
+
+class Crossover(Augmentation):
+    """Replace a random share of a cell's genes with those of another cell of the minibatch.
+
+    Each augmented cell gets one partner, a different cell of the same minibatch
+    (a random derangement), and takes the partner's value for each gene with
+    probability ``fraction``. A minibatch of one cell is returned unchanged.
+
+    Examples
+    --------
+    >>> import torch
+    >>> x = torch.arange(4.0)[:, None].repeat(1, 50)  # cell i holds the value i
+    >>> out = Crossover(fraction=0.5, p=1.0)(x)
+    >>> bool(torch.isin(out, x).all())  # only values of the minibatch's own cells
+    True
+    """
+
+    space: Space = "normalized"
+
+    def __init__(self, fraction: float = 0.25, p: float = 0.5):
+        super().__init__(p)
+        if not 0.0 <= fraction <= 1.0:
+            raise ValueError(f"fraction must lie in [0, 1], got {fraction}")
+        self.fraction = float(fraction)
+
+    @staticmethod
+    def partners(n: int, device: torch.device | str) -> torch.Tensor:
+        """A random permutation of ``range(n)`` without fixed points (identity for ``n < 2``)."""
+        if n < 2:
+            return torch.arange(n, device=device)
+        order = torch.randperm(n, device=device)
+        partner = torch.empty_like(order)
+        partner[order] = order.roll(-1)
+        return partner
+
+    def transform(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        if x.shape[0] < 2:
+            return x
+        partner = self.partners(x.shape[0], x.device)
+        take = torch.rand(x.shape, device=x.device) < self.fraction
+        return torch.where(take, x[partner], x)
+
+    def extra_repr(self) -> str:  # noqa: D102
+        return f"fraction={self.fraction}, p={self.p}"
+
+
+class MNNPositivePair(nn.Module):
+    """Use a cell's mutual nearest neighbour from another batch as its second view.
+
+    Not a transform of the cell itself: ``forward(counts, partner_counts, has_partner)``
+    returns, for each cell with a partner and with probability ``p``, the partner's
+    counts, and the cell's own counts otherwise. Partners come from a precomputed
+    index (:func:`mutual_nearest_neighbors`, :func:`scssl.tl.mnn_pairs`).
+
+    Examples
+    --------
+    >>> import torch
+    >>> own, other = torch.zeros(3, 2), torch.ones(3, 2)
+    >>> MNNPositivePair(p=1.0)(own, other, torch.tensor([True, False, True]))[:, 0]
+    tensor([1., 0., 1.])
+    """
+
+    space: Space = "counts"
+
+    def __init__(self, p: float = 0.5):
+        super().__init__()
+        self.p = _check_probability("p", p)
+
+    def forward(
+        self, counts: torch.Tensor, partner_counts: torch.Tensor, has_partner: torch.Tensor
+    ) -> torch.Tensor:
+        """Pick the partner's counts per cell with probability ``p`` where a partner exists."""
+        if not self.training or self.p == 0.0:
+            return counts
+        chosen = has_partner.bool() & (torch.rand(counts.shape[0], device=counts.device) < self.p)
+        return torch.where(chosen[:, None], partner_counts, counts)
+
+    def extra_repr(self) -> str:  # noqa: D102
+        return f"p={self.p}"
+
+
+class AugmentationPipeline(nn.Module):
+    """Compose augmentations: count-space ones, then normalisation, then normalised ones.
+
+    Parameters
+    ----------
+    augmentations
+        Augmentations applied in the given order within their space.
+    normalize
+        Function ``counts -> (log-normalised, library)``, e.g.
+        :func:`~scssl.nn.normalize_counts`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from scssl.nn import normalize_counts
+    >>> pipe = AugmentationPipeline(
+    ...     [BinomialThinning(p=1.0), RandomGeneMasking(0.5, p=1.0)], normalize_counts
+    ... )
+    >>> pipe(torch.poisson(torch.full((8, 20), 3.0))).shape
+    torch.Size([8, 20])
+    """
+
+    def __init__(
+        self,
+        augmentations: Sequence[Augmentation],
+        normalize: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+    ):
+        super().__init__()
+        for aug in augmentations:
+            if not isinstance(aug, Augmentation):
+                raise TypeError(f"{aug!r} is not an scssl.nn.Augmentation")
+        self.count_augmentations = nn.ModuleList([a for a in augmentations if a.space == "counts"])
+        self.normalized_augmentations = nn.ModuleList(
+            [a for a in augmentations if a.space == "normalized"]
+        )
+        self.normalize = normalize
+
+    def forward(self, counts: torch.Tensor) -> torch.Tensor:
+        """Return the augmented, log-normalised view of ``counts``."""
+        for aug in self.count_augmentations:
+            counts = aug(counts)
+        x, _ = self.normalize(counts)
+        for aug in self.normalized_augmentations:
+            x = aug(x)
+        return x
+
+
+def build_augmentations(
+    mask_prob: float = 1.0,
+    mask_fraction: float = 0.5,
+    noise_prob: float = 0.5,
+    noise_std: float = 0.2,
+    thinning_prob: float = 0.5,
+    thinning_min_keep: float = 0.5,
+    nb_prob: float = 0.0,
+    nb_theta: float = 10.0,
+    swap_prob: float = 0.0,
+    swap_fraction: float = 0.1,
+    crossover_prob: float = 0.25,
+    crossover_fraction: float = 0.25,
+) -> list[Augmentation]:
+    """The standard augmentation list from built-in-type settings (probability 0 = off).
+
+    Examples
+    --------
+    >>> [type(a).__name__ for a in build_augmentations(noise_prob=0.0, crossover_prob=0.0)]
+    ['BinomialThinning', 'RandomGeneMasking']
+    """
+    augs: list[Augmentation] = []
+    if thinning_prob > 0:
+        augs.append(BinomialThinning(min_keep=thinning_min_keep, max_keep=1.0, p=thinning_prob))
+    if nb_prob > 0:
+        augs.append(NegativeBinomialNoise(theta=nb_theta, p=nb_prob))
+    if crossover_prob > 0:
+        augs.append(Crossover(fraction=crossover_fraction, p=crossover_prob))
+    if swap_prob > 0:
+        augs.append(GeneSwap(swap_fraction=swap_fraction, p=swap_prob))
+    if mask_prob > 0:
+        augs.append(RandomGeneMasking(drop_fraction=mask_fraction, p=mask_prob))
+    if noise_prob > 0:
+        augs.append(GaussianNoise(std=noise_std, p=noise_prob))
+    return augs
+
+
+def mutual_nearest_neighbors(
+    embedding: np.ndarray, batches: np.ndarray, k: int = 20, seed: int = 0
+) -> np.ndarray:
+    """For each cell, one mutual nearest neighbour from another batch (``-1`` if none).
+
+    Two cells ``a`` (batch A) and ``b`` (batch B != A) are mutual nearest neighbours
+    when ``b`` is among the ``k`` nearest cells of ``a`` in batch B and ``a`` among the
+    ``k`` nearest of ``b`` in batch A (Euclidean distance on ``embedding``, e.g. PCA).
+    Among a cell's partners one is chosen at random.
+
+    Returns
+    -------
+    Integer array ``(n_cells,)`` of row positions of the chosen partner, or ``-1``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> emb = np.array([[0.0], [10.0], [0.1], [10.1]]); batches = np.array(["a", "a", "b", "b"])
+    >>> mutual_nearest_neighbors(emb, batches, k=1).tolist()
+    [2, 3, 0, 1]
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    embedding = np.asarray(embedding, dtype=np.float64)
+    batches = np.asarray(batches).astype(str)
+    if embedding.ndim != 2 or embedding.shape[0] != batches.shape[0]:
+        raise ValueError(
+            f"embedding {embedding.shape} and batches {batches.shape} must describe the same cells"
+        )
+    unique = np.unique(batches)
+    if unique.size < 2:
+        raise ValueError("mutual nearest neighbours need at least two batches")
+    # neighbours[a] = set of (global) cells in other batches among a's k nearest per batch
+    neighbours: list[set[int]] = [set() for _ in range(batches.shape[0])]
+    positions = {b: np.flatnonzero(batches == b) for b in unique}
+    for b in unique:
+        target = positions[b]
+        index = NearestNeighbors(n_neighbors=min(k, target.size)).fit(embedding[target])
+        others = np.flatnonzero(batches != b)
+        _, found = index.kneighbors(embedding[others])
+        for cell, row in zip(others, target[found], strict=True):
+            neighbours[cell].update(row.tolist())
+    rng = np.random.default_rng(seed)
+    partner = np.full(batches.shape[0], -1, dtype=np.int64)
+    for cell, candidates in enumerate(neighbours):
+        mutual = [other for other in candidates if cell in neighbours[other]]
+        if mutual:
+            partner[cell] = rng.choice(sorted(mutual))
+    return partner
