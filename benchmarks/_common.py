@@ -76,9 +76,16 @@ def timed(fn: Callable[[], tuple[np.ndarray, int]], n_cells: int) -> Timed:
 
 
 def scvi_embedding(
-    adata: AnnData, batch_key: str | None, seed: int, max_epochs: int = 200, n_latent: int = 10
+    adata: AnnData,
+    batch_key: str | None,
+    seed: int,
+    max_epochs: int | None = None,
+    n_latent: int = 10,
 ) -> Timed:
-    """scVI (n_latent 10, default architecture) on the same counts; the standard peer."""
+    """scVI (n_latent 10, default architecture) on the same counts; the standard peer.
+
+    ``max_epochs=None`` keeps scVI's own default epoch heuristic.
+    """
 
     def run():
         scvi.settings.seed = seed
@@ -86,7 +93,7 @@ def scvi_embedding(
         scvi.model.SCVI.setup_anndata(work, batch_key=batch_key)
         model = scvi.model.SCVI(work, n_latent=n_latent)
         model.train(max_epochs=max_epochs, enable_progress_bar=False)
-        return model.get_latent_representation(), max_epochs
+        return model.get_latent_representation(), len(model.history["elbo_train"])
 
     return timed(run, adata.n_obs)
 
