@@ -1,9 +1,31 @@
 """Data helpers: input checks, example datasets, gene programmes."""
 
 from ._datasets import baron_pancreas, data_dir, pbmc68k_counts, pbmc_3tech
+from ._drug_response import (
+    average_duplicates,
+    binarize_ln_ic50,
+    build_drug_response_adata,
+    entrez_to_symbol,
+    gdsc_bulk_expression,
+    gdsc_ln_ic50,
+    ln_ic50_threshold,
+    pc9_erlotinib,
+    ssda4drug_target,
+    zscore_rows,
+)
 from ._validation import check_raw_counts, get_matrix
 
 __all__ = [
+    "average_duplicates",
+    "binarize_ln_ic50",
+    "build_drug_response_adata",
+    "entrez_to_symbol",
+    "gdsc_bulk_expression",
+    "gdsc_ln_ic50",
+    "ln_ic50_threshold",
+    "pc9_erlotinib",
+    "ssda4drug_target",
+    "zscore_rows",
     "baron_pancreas",
     "check_raw_counts",
     "data_dir",

@@ -20,12 +20,16 @@ from ._contrastive_losses import (
     nt_xent_loss,
     vicreg_loss,
 )
+from ._domain import GradientReversal, cluster_consistency_loss, mmd_rbf
 from ._heads import MLPHead
 from ._losses import masked_mean, mse_per_entry, nb_negative_log_likelihood
 from ._masking import MaskDraw, MaskingStrategy, RandomMasking
 from ._networks import DeterministicEncoder, ExpressionDecoder, normalize_counts
 
 __all__ = [
+    "GradientReversal",
+    "cluster_consistency_loss",
+    "mmd_rbf",
     "DeterministicEncoder",
     "ExpressionDecoder",
     "MaskDraw",

@@ -1,0 +1,480 @@
+"""DrugResponseTransfer: transfer a bulk drug-response model to single cells (scDEAL-style)."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+from scipy import sparse
+from scvi import REGISTRY_KEYS
+from scvi.data import AnnDataManager
+from scvi.data.fields import LayerField, NumericalObsField
+from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
+
+from scssl import _compat
+from scssl.data import get_matrix
+from scssl.module import DrugResponseModule
+from scssl.module._drug_response import CLUSTER_KEY, DOMAIN_KEY, RESPONSE_KEY
+
+from ._base import CountsModelMixin, validate_plan_kwargs
+
+logger = logging.getLogger("scssl")
+
+DOMAIN_COL = "_scssl_domain"
+RESPONSE_COL = "_scssl_response"
+CLUSTER_COL = "_scssl_cluster"
+_SENSITIVE = {"1", "1.0", "true", "sensitive", "s"}
+_RESISTANT = {"0", "0.0", "false", "resistant", "r"}
+
+
+def _parse_response(values: pd.Series) -> np.ndarray:
+    """0/1/NaN floats from numbers, booleans or ``"sensitive"``/``"resistant"`` strings."""
+    out = np.full(len(values), np.nan)
+    present = values.notna().to_numpy()
+    text = values[present].astype(str).str.strip().str.lower()
+    sensitive, resistant = text.isin(_SENSITIVE).to_numpy(), text.isin(_RESISTANT).to_numpy()
+    unknown = ~(sensitive | resistant)
+    if unknown.any():
+        bad = sorted(set(text[unknown]))[:5]
+        raise ValueError(
+            f"response values {bad} are not understood; use 1/0 (sensitive/resistant), "
+            "'sensitive'/'resistant', or NaN for unlabelled rows."
+        )
+    idx = np.flatnonzero(present)
+    out[idx[sensitive]] = 1.0
+    out[idx[resistant]] = 0.0
+    return out
+
+
+def _kmeans_clusters(values: np.ndarray, n_clusters: int, seed: int) -> np.ndarray:
+    from sklearn.cluster import KMeans
+    from sklearn.decomposition import PCA
+
+    n_clusters = int(min(n_clusters, max(values.shape[0] // 5, 1)))
+    if n_clusters < 2:
+        return np.zeros(values.shape[0])
+    n_comps = int(min(20, values.shape[0] - 1, values.shape[1]))
+    reduced = PCA(n_components=n_comps, random_state=seed).fit_transform(values)
+    return KMeans(n_clusters=n_clusters, n_init=4, random_state=seed).fit_predict(reduced)
+
+
+class DrugResponseTransfer(CountsModelMixin, UnsupervisedTrainingMixin, BaseModelClass):
+    """Transfer a drug-response classifier from bulk cell lines to single cells.
+
+    A shared denoising autoencoder embeds bulk profiles and single cells; a response
+    predictor is trained on the labelled bulk rows with class weighting; a multi-kernel
+    MMD pulls the single-cell embeddings onto the bulk ones while a cluster-consistency
+    term (with gradients) keeps the single-cell clusters apart. See
+    :class:`~scssl.module.DrugResponseModule` for the loss.
+
+    Single-cell labels are never read: :meth:`setup_anndata` drops any response given
+    for single-cell rows.
+
+    Inputs must be on one scale in both domains; build the AnnData with
+    :func:`scssl.data.build_drug_response_adata` (it z-scores every bulk profile and every
+    log-normalised cell across the shared genes).
+
+    Parameters
+    ----------
+    adata
+        AnnData registered with :meth:`setup_anndata`.
+    n_latent
+        Embedding size.
+    n_hidden
+        Width of the hidden layers.
+    n_layers
+        Hidden layers of encoder and decoder.
+    dropout_rate
+        Dropout in the encoder.
+    n_hidden_predictor
+        Hidden width of the response predictor (0: linear predictor on the embedding).
+    input_noise, input_dropout
+        Denoising corruption in training: Gaussian noise sd and share of genes zeroed.
+    mmd_weight
+        Weight of the MMD between bulk and single-cell embeddings (0 disables alignment).
+    cluster_weight
+        Weight of the cluster-consistency regulariser on single cells.
+    reconstruction_weight
+        Weight of the reconstruction loss.
+    pos_weight
+        Weight of the sensitive class in the BCE; ``None`` uses
+        ``n_resistant / n_sensitive`` over the labelled bulk rows.
+    **module_kwargs
+        Further arguments of :class:`~scssl.module.DrugResponseModule`.
+
+    Examples
+    --------
+    >>> import scssl
+    >>> adata = scssl.data.build_drug_response_adata(  # doctest: +SKIP
+    ...     scssl.data.gdsc_bulk_expression(),
+    ...     scssl.data.gdsc_ln_ic50("Erlotinib"),
+    ...     scssl.data.pc9_erlotinib(),
+    ...     threshold=scssl.data.ln_ic50_threshold("Erlotinib"),
+    ... )
+    >>> scssl.model.DrugResponseTransfer.setup_anndata(adata)  # doctest: +SKIP
+    >>> model = scssl.model.DrugResponseTransfer(adata)  # doctest: +SKIP
+    >>> model.train(max_epochs=200)  # doctest: +SKIP
+    >>> model.predict()  # writes obs['drug_response_prob_sensitive'], '..._call'  # doctest: +SKIP
+    """
+
+    _module_cls = DrugResponseModule
+
+    def __init__(
+        self,
+        adata: AnnData,
+        n_latent: int = 32,
+        n_hidden: int = 128,
+        n_layers: int = 1,
+        dropout_rate: float = 0.2,
+        n_hidden_predictor: int = 0,
+        input_noise: float = 0.5,
+        input_dropout: float = 0.2,
+        mmd_weight: float = 1.0,
+        cluster_weight: float = 0.1,
+        reconstruction_weight: float = 1.0,
+        pos_weight: float | None = None,
+        **module_kwargs,
+    ):
+        super().__init__(adata)
+        labels = self.adata.obs[RESPONSE_COL].to_numpy()
+        n_pos = int(np.nansum(labels == 1))
+        n_neg = int(np.nansum(labels == 0))
+        if pos_weight is None:
+            pos_weight = n_neg / max(n_pos, 1)
+        self.module = self._module_cls(
+            n_input=self.summary_stats.n_vars,
+            n_latent=n_latent,
+            n_hidden=n_hidden,
+            n_layers=n_layers,
+            dropout_rate=dropout_rate,
+            n_hidden_predictor=n_hidden_predictor,
+            input_noise=input_noise,
+            input_dropout=input_dropout,
+            mmd_weight=mmd_weight,
+            cluster_weight=cluster_weight,
+            reconstruction_weight=reconstruction_weight,
+            pos_weight=float(pos_weight),
+            **module_kwargs,
+        )
+        self._model_summary_string = (
+            f"DrugResponseTransfer: n_latent={n_latent}, n_hidden={n_hidden}, "
+            f"mmd_weight={mmd_weight}, cluster_weight={cluster_weight}, "
+            f"bulk labelled {n_pos} sensitive / {n_neg} resistant"
+        )
+        self.init_params_ = self._get_init_params(locals())
+
+    # -- registration -----------------------------------------------------------------------
+    @classmethod
+    def setup_anndata(
+        cls,
+        adata: AnnData,
+        domain_key: str = "domain",
+        response_key: str = "response",
+        layer: str | None = None,
+        bulk_domain: str = "bulk",
+        cluster_key: str | None = None,
+        n_clusters: int = 8,
+        seed: int = 0,
+        **kwargs,
+    ) -> None:
+        """Register a two-domain AnnData (bulk rows labelled, single cells unlabelled).
+
+        Three derived columns are written to ``adata.obs``: ``_scssl_domain`` (0 bulk,
+        1 single cell), ``_scssl_response`` (1 sensitive, 0 resistant, NaN unlabelled;
+        always NaN for single cells) and ``_scssl_cluster`` (single-cell cluster ids for
+        the cluster-consistency term, -1 for bulk). Nothing else is changed.
+
+        Parameters
+        ----------
+        adata
+            AnnData with scaled expression (both domains on one scale) in ``X`` or ``layer``.
+        domain_key
+            Column of ``adata.obs`` with exactly two values: ``bulk_domain`` and the
+            single-cell domain.
+        response_key
+            Column with the bulk response: 1/0, booleans, or ``"sensitive"``/``"resistant"``;
+            missing values (NaN) mark unlabelled rows. Values on single-cell rows are
+            ignored (with a warning).
+        layer
+            Layer with the scaled values; ``None`` uses ``X``.
+        bulk_domain
+            The value of ``domain_key`` that marks bulk rows.
+        cluster_key
+            Column with single-cell clusters (e.g. Leiden); ``None`` runs k-means (on 20
+            principal components of the single cells) with ``n_clusters`` clusters.
+        n_clusters
+            Number of k-means clusters when ``cluster_key`` is ``None``.
+        seed
+            Seed of the k-means clustering.
+
+        Raises
+        ------
+        ValueError
+            Mismatched domains (not exactly two, or ``bulk_domain`` missing), no labelled
+            bulk row, a single class among the bulk labels, or non-finite values.
+        KeyError
+            A missing column or layer.
+
+        Examples
+        --------
+        >>> import scssl
+        >>> scssl.model.DrugResponseTransfer.setup_anndata(adata)  # doctest: +SKIP
+        """
+        for argument, key in (
+            ("domain_key", domain_key),
+            ("response_key", response_key),
+            ("cluster_key", cluster_key),
+        ):
+            if key is not None and key not in adata.obs:
+                raise KeyError(f"{argument}={key!r} is not a column of adata.obs")
+        domain = adata.obs[domain_key]
+        if domain.isna().any():
+            raise ValueError(
+                f"adata.obs[{domain_key!r}] has missing values; every row needs a domain"
+            )
+        values = sorted(map(str, pd.unique(domain.astype(str))))
+        if len(values) != 2 or bulk_domain not in values:
+            raise ValueError(
+                f"mismatched domains: adata.obs[{domain_key!r}] holds {values}; it needs exactly "
+                f"two values, one of them bulk_domain={bulk_domain!r} (build the AnnData with "
+                "scssl.data.build_drug_response_adata)."
+            )
+        is_bulk = (domain.astype(str) == bulk_domain).to_numpy()
+        response = _parse_response(adata.obs[response_key])
+        if np.isfinite(response[~is_bulk]).any():
+            warnings.warn(
+                f"{int(np.isfinite(response[~is_bulk]).sum())} single-cell rows carry a response; "
+                "single-cell labels are never used for training and are ignored.",
+                UserWarning,
+                stacklevel=2,
+            )
+        response[~is_bulk] = np.nan
+        bulk_labels = response[is_bulk]
+        bulk_labels = bulk_labels[np.isfinite(bulk_labels)]
+        if bulk_labels.size == 0:
+            raise ValueError(
+                f"no labelled bulk rows: adata.obs[{response_key!r}] is missing for all "
+                f"{int(is_bulk.sum())} rows with {domain_key}={bulk_domain!r}."
+            )
+        if np.unique(bulk_labels).size < 2:
+            kind = "sensitive" if bulk_labels[0] == 1 else "resistant"
+            raise ValueError(
+                f"all {bulk_labels.size} labelled bulk rows are {kind}; the predictor needs "
+                "both classes (change the ln IC50 threshold or quantile)."
+            )
+        matrix = get_matrix(adata, layer)
+        stored = matrix.data if sparse.issparse(matrix) else np.asarray(matrix)
+        if not np.isfinite(stored).all():
+            raise ValueError(
+                f"layer {layer or 'X'!r} holds NaN or infinite values; scale the data first "
+                "(scssl.data.build_drug_response_adata)."
+            )
+        if cluster_key is not None:
+            codes = pd.Categorical(adata.obs[cluster_key].astype(str)).codes.astype(float)
+            clusters = np.where(is_bulk, -1.0, codes)
+        else:
+            sc_values = matrix[~is_bulk]
+            sc_values = sc_values.toarray() if sparse.issparse(sc_values) else sc_values
+            clusters = np.full(adata.n_obs, -1.0)
+            clusters[~is_bulk] = _kmeans_clusters(sc_values, n_clusters, seed)
+
+        adata.obs[DOMAIN_COL] = (~is_bulk).astype(np.float32)
+        adata.obs[RESPONSE_COL] = response.astype(np.float32)
+        adata.obs[CLUSTER_COL] = clusters.astype(np.float32)
+        setup_method_args = _compat.setup_method_args(cls, locals())
+        fields = [
+            LayerField(REGISTRY_KEYS.X_KEY, layer, is_count_data=False),
+            NumericalObsField(DOMAIN_KEY, DOMAIN_COL),
+            NumericalObsField(RESPONSE_KEY, RESPONSE_COL),
+            NumericalObsField(CLUSTER_KEY, CLUSTER_COL),
+        ]
+        adata_manager = AnnDataManager(fields=fields, setup_method_args=setup_method_args)
+        adata_manager.register_fields(adata, **kwargs)
+        cls.register_manager(adata_manager)
+        logger.info(
+            "drug response: %d bulk rows (%d labelled: %d sensitive), %d single cells",
+            int(is_bulk.sum()),
+            bulk_labels.size,
+            int(bulk_labels.sum()),
+            int((~is_bulk).sum()),
+        )
+
+    # -- training ---------------------------------------------------------------------------
+    def train(
+        self,
+        max_epochs: int = 300,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+        batch_size: int | None = None,
+        warmup_epochs: int = 50,
+        train_size: float | None = 0.9,
+        validation_size: float | None = None,
+        check_val_every_n_epoch: int | None = None,
+        early_stopping: bool = False,
+        early_stopping_patience: int = 30,
+        accelerator: str = "auto",
+        devices: int | list[int] | str = "auto",
+        plan_kwargs: dict | None = None,
+        **trainer_kwargs,
+    ):
+        """Train all terms jointly with scvi-tools' trainer.
+
+        Parameters
+        ----------
+        max_epochs
+            Passes through the data.
+        lr, weight_decay
+            Adam settings.
+        batch_size
+            Minibatch size; ``None`` trains full-batch up to 4096 rows (exact MMD between
+            the domains, balanced use of both), else 1024.
+        warmup_epochs
+            Epochs over which the alignment terms (MMD, cluster consistency) ramp from 0
+            to full weight, so the autoencoder and predictor settle first.
+        train_size, validation_size
+            Random split of all rows; validation metrics (``response_bce_validation`` on
+            held-out labelled bulk rows, ...) go to ``model.history``.
+        check_val_every_n_epoch
+            Validation frequency.
+        early_stopping, early_stopping_patience
+            Stop when the held-out bulk BCE (``response_bce_validation``) stops improving.
+            Only bulk labels are used for this choice.
+        accelerator, devices
+            Lightning hardware settings (CPU or GPU, nothing hard-coded).
+        plan_kwargs
+            Further arguments of :class:`scvi.train.TrainingPlan`.
+        **trainer_kwargs
+            Further arguments of :class:`scvi.train.Trainer`.
+
+        Examples
+        --------
+        >>> model.train(max_epochs=200)  # doctest: +SKIP
+        >>> model.history["response_bce_train"].tail()  # doctest: +SKIP
+        """
+        plan_kwargs = {
+            "lr": lr,
+            "weight_decay": weight_decay,
+            "n_epochs_kl_warmup": max(int(warmup_epochs), 0) or None,
+            **(plan_kwargs or {}),
+        }
+        if plan_kwargs["n_epochs_kl_warmup"] is None:
+            plan_kwargs["n_steps_kl_warmup"] = None
+        validate_plan_kwargs(plan_kwargs, self.module)
+        if batch_size is None:
+            batch_size = self.adata.n_obs if self.adata.n_obs <= 4096 else 1024
+        trainer_kwargs.setdefault("log_every_n_steps", 1)
+        if early_stopping:
+            trainer_kwargs.setdefault("early_stopping_monitor", "response_bce_validation")
+            trainer_kwargs.setdefault("early_stopping_patience", early_stopping_patience)
+            trainer_kwargs.setdefault("early_stopping_mode", "min")
+        return super().train(
+            max_epochs=max_epochs,
+            accelerator=accelerator,
+            devices=devices,
+            train_size=train_size,
+            validation_size=validation_size,
+            batch_size=batch_size,
+            early_stopping=early_stopping,
+            check_val_every_n_epoch=check_val_every_n_epoch,
+            plan_kwargs=plan_kwargs,
+            **trainer_kwargs,
+        )
+
+    # -- outputs ----------------------------------------------------------------------------
+    def get_latent_representation(
+        self,
+        adata: AnnData | None = None,
+        indices: Sequence[int] | None = None,
+        batch_size: int | None = None,
+    ) -> np.ndarray:
+        """Shared embedding of bulk rows and cells (no corruption, eval mode).
+
+        Examples
+        --------
+        >>> adata.obsm["X_drug_response"] = model.get_latent_representation()  # doctest: +SKIP
+        """
+        self._check_if_trained(warn=True)
+        return self._map_cells(
+            lambda t: self.module.inference(t[REGISTRY_KEYS.X_KEY], corrupt=False)["z"],
+            adata,
+            indices,
+            batch_size,
+        )
+
+    def predict_proba(
+        self,
+        adata: AnnData | None = None,
+        indices: Sequence[int] | None = None,
+        batch_size: int | None = None,
+    ) -> np.ndarray:
+        """Probability of sensitivity per row, shape ``(n,)``.
+
+        Examples
+        --------
+        >>> p = model.predict_proba()  # doctest: +SKIP
+        """
+        self._check_if_trained(warn=True)
+        logits = self._map_cells(
+            lambda t: self.module.inference(t[REGISTRY_KEYS.X_KEY], corrupt=False)["logit"],
+            adata,
+            indices,
+            batch_size,
+        )
+        return 1.0 / (1.0 + np.exp(-logits))
+
+    def predict(
+        self,
+        adata: AnnData | None = None,
+        threshold: float = 0.5,
+        key_added: str = "drug_response",
+        batch_size: int | None = None,
+    ) -> pd.DataFrame:
+        """Per-row probability of sensitivity and a hard call, written to ``.obs``.
+
+        Writes ``obs[f"{key_added}_prob_sensitive"]`` and ``obs[f"{key_added}_call"]``
+        (``"sensitive"`` / ``"resistant"``) for every row (bulk and cells).
+
+        Parameters
+        ----------
+        adata
+            AnnData set up like the training data; ``None`` uses it.
+        threshold
+            Probability at or above which a row is called sensitive.
+        key_added
+            Prefix of the ``.obs`` columns.
+        batch_size
+            Minibatch size for inference.
+
+        Returns
+        -------
+        DataFrame with the two columns, indexed like ``adata.obs``.
+
+        Examples
+        --------
+        >>> calls = model.predict()  # doctest: +SKIP
+        >>> calls["drug_response_call"].value_counts()  # doctest: +SKIP
+        """
+        adata = self._validate_anndata(adata)
+        prob = self.predict_proba(adata, batch_size=batch_size)
+        out = pd.DataFrame(
+            {
+                f"{key_added}_prob_sensitive": prob,
+                f"{key_added}_call": pd.Categorical(
+                    np.where(prob >= threshold, "sensitive", "resistant"),
+                    categories=["resistant", "sensitive"],
+                ),
+            },
+            index=adata.obs_names,
+        )
+        for column in out.columns:
+            adata.obs[column] = out[column].to_numpy()
+        return out
+
+    @property
+    def single_cell_mask(self) -> np.ndarray:
+        """Boolean mask of the single-cell rows of the training AnnData."""
+        return self.adata.obs[DOMAIN_COL].to_numpy() > 0.5
