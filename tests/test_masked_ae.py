@@ -187,3 +187,11 @@ def test_reconstruction_outputs(tiny_counts):
     np.testing.assert_array_equal(out["hidden"], again["hidden"])
     scores = scssl.metrics.masked_reconstruction_error(**out)
     assert np.isfinite(scores["mse"])
+
+
+def test_early_stopping_monitors_the_validation_loss(tiny_counts):
+    MaskedAE.setup_anndata(tiny_counts)
+    model = MaskedAE(tiny_counts, n_hidden=16)
+    model.train(max_epochs=3, early_stopping=True, early_stopping_patience=1, batch_size=16)
+    assert "validation_loss" in model.history
+    assert 1 <= len(model.history["validation_loss"]) <= 3
