@@ -7,6 +7,7 @@ from ._knn import (
     leave_one_batch_out,
 )
 from ._reconstruction import masked_reconstruction_error
+from ._scib import ScibConfig, scib_scores
 
 __all__ = [
     "KnnTransferResult",
@@ -14,4 +15,6 @@ __all__ = [
     "knn_label_transfer",
     "leave_one_batch_out",
     "masked_reconstruction_error",
+    "ScibConfig",
+    "scib_scores",
 ]

@@ -1,6 +1,13 @@
 """Torch modules (``BaseModuleClass`` subclasses); no AnnData in here."""
 
+from ._contrastive import ContrastiveModule
 from ._drug_response import DrugResponseModule
 from ._masked_ae import MaskedAEModule
+from ._masked_contrastive import MaskedContrastiveModule
 
-__all__ = ["DrugResponseModule", "MaskedAEModule"]
+__all__ = [
+    "DrugResponseModule",
+    "MaskedAEModule",
+    "ContrastiveModule",
+    "MaskedContrastiveModule",
+]

@@ -1,0 +1,135 @@
+"""Batch-mixing and bio-conservation scores from scib-metrics (optional dependency)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+_INSTALL_HINT = (
+    "scib_scores needs the optional dependency scib-metrics: "
+    "pip install 'scssl[metrics]' (or pip install scib-metrics)"
+)
+
+
+@dataclass(frozen=True)
+class ScibConfig:
+    """Which scib-metrics scores to compute and with how many neighbours.
+
+    Attributes
+    ----------
+    n_neighbors
+        Neighbours for the kNN-graph metrics (LISI uses ``n_neighbors``, graph
+        connectivity and kBET at most 50 and 15 of them).
+    kbet
+        Also compute kBET per label (the slowest batch metric).
+    """
+
+    n_neighbors: int = 90
+    kbet: bool = False
+
+
+def _import_scib():
+    try:
+        import scib_metrics
+        from scib_metrics.nearest_neighbors import NeighborsResults
+    except ImportError as error:  # pragma: no cover - depends on the environment
+        raise ImportError(_INSTALL_HINT) from error
+    return scib_metrics, NeighborsResults
+
+
+def scib_scores(
+    embedding: np.ndarray,
+    labels: np.ndarray,
+    batches: np.ndarray,
+    config: ScibConfig | None = None,
+) -> dict[str, float]:
+    """scib-metrics scores of an embedding, with the benchmark's aggregates.
+
+    Bio conservation: silhouette of labels, cLISI, isolated labels, KMeans NMI and
+    ARI. Batch correction: BRAS (batch silhouette within labels), iLISI, graph
+    connectivity, and kBET if ``config.kbet``. ``bio_conservation`` and
+    ``batch_correction`` are the means of their metrics (no min-max scaling across
+    methods) and ``total = 0.6 * bio + 0.4 * batch``, as scib-metrics'
+    ``Benchmarker`` weighs them. Neighbours are exact (scikit-learn).
+
+    Parameters
+    ----------
+    embedding
+        Cells x dimensions.
+    labels
+        Cell-type label per cell.
+    batches
+        Batch per cell.
+    config
+        Metric settings (:class:`ScibConfig`).
+
+    Returns
+    -------
+    Dict of metric name -> value, all in [0, 1] (higher is better).
+
+    Raises
+    ------
+    ImportError
+        If scib-metrics is not installed, with the install command.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> labels = np.repeat(["a", "b"], 100); batches = np.tile(["x", "y"], 100)
+    >>> emb = rng.normal(size=(200, 5)) + 5 * (labels == "b")[:, None]
+    >>> scores = scib_scores(emb, labels, batches, ScibConfig(n_neighbors=30))  # doctest: +SKIP
+    >>> scores["bio_conservation"] > 0.7  # doctest: +SKIP
+    True
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    scib_metrics, NeighborsResults = _import_scib()
+    config = config or ScibConfig()
+    embedding = np.asarray(embedding, dtype=np.float32)
+    labels = np.asarray(labels).astype(str)
+    batches = np.asarray(batches).astype(str)
+    if embedding.ndim != 2 or not embedding.shape[0] == labels.shape[0] == batches.shape[0]:
+        raise ValueError(
+            f"embedding {embedding.shape}, labels {labels.shape} and batches {batches.shape} "
+            "must describe the same cells"
+        )
+    if not np.all(np.isfinite(embedding)):
+        raise ValueError("embedding holds NaN or infinite values")
+    n_neighbors = min(config.n_neighbors, embedding.shape[0] - 1)
+    distances, indices = (
+        NearestNeighbors(n_neighbors=n_neighbors).fit(embedding).kneighbors(embedding)
+    )
+    neighbours = NeighborsResults(indices=indices, distances=distances)
+    metrics = scib_metrics.metrics
+    nmi_ari = metrics.nmi_ari_cluster_labels_kmeans(embedding, labels)
+    bio = {
+        "silhouette_label": float(metrics.silhouette_label(embedding, labels)),
+        "clisi": float(metrics.clisi_knn(neighbours, labels)),
+        "isolated_labels": float(metrics.isolated_labels(embedding, labels, batches)),
+        "kmeans_nmi": float(nmi_ari["nmi"]),
+        "kmeans_ari": float(nmi_ari["ari"]),
+    }
+    batch = {
+        "bras": float(metrics.bras(embedding, labels, batches)),
+        "ilisi": float(metrics.ilisi_knn(neighbours, batches)),
+        "graph_connectivity": float(
+            metrics.graph_connectivity(neighbours.subset_neighbors(min(15, n_neighbors)), labels)
+        ),
+    }
+    if config.kbet:
+        batch["kbet"] = float(
+            metrics.kbet_per_label(
+                neighbours.subset_neighbors(min(50, n_neighbors)), batches, labels
+            )
+        )
+    bio_score = float(np.mean(list(bio.values())))
+    batch_score = float(np.mean(list(batch.values())))
+    return {
+        **bio,
+        **batch,
+        "bio_conservation": bio_score,
+        "batch_correction": batch_score,
+        "total": 0.6 * bio_score + 0.4 * batch_score,
+    }

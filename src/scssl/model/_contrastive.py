@@ -1,0 +1,332 @@
+"""Contrastive / joint-embedding self-supervision: SimCLR, BYOL, Barlow Twins, VICReg."""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+import numpy as np
+import torch
+from anndata import AnnData
+from scvi import REGISTRY_KEYS
+from scvi.data import AnnDataManager
+from scvi.data.fields import NumericalObsField
+from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
+
+from scssl import _compat
+from scssl.data import check_raw_counts
+from scssl.module import ContrastiveModule
+from scssl.module._contrastive import METHODS, MNN_PARTNER_KEY
+from scssl.train import EMATrainingPlan
+
+from ._base import (
+    CountsModelMixin,
+    _check_obs_keys,
+    count_fields,
+    default_max_epochs,
+    validate_plan_kwargs,
+)
+
+logger = logging.getLogger("scssl")
+
+
+def _check_mnn_column(adata: AnnData, mnn_key: str, batch_key: str | None) -> None:
+    values = adata.obs[mnn_key].to_numpy()
+    fix = "recompute it on this AnnData with scssl.tl.mnn_pairs(adata, batch_key=...)"
+    if not np.issubdtype(values.dtype, np.integer):
+        raise ValueError(f"adata.obs[{mnn_key!r}] must hold integer row positions; {fix}")
+    if values.min() < -1 or values.max() >= adata.n_obs:
+        raise ValueError(
+            f"adata.obs[{mnn_key!r}] holds positions outside [-1, {adata.n_obs - 1}] "
+            f"(was the AnnData subset after computing partners?); {fix}"
+        )
+    if batch_key is not None:
+        batches = adata.obs[batch_key].to_numpy()
+        has = values >= 0
+        if np.any(batches[has] == batches[values[has]]):
+            raise ValueError(
+                f"adata.obs[{mnn_key!r}] pairs cells of the same {batch_key!r}; MNN partners "
+                f"must come from another batch; {fix}"
+            )
+
+
+class SSLTrainingMixin:
+    """``train`` with self-supervised defaults, shared by the joint-embedding models.
+
+    Uses the model's ``_training_plan_cls`` (:class:`~scssl.train.EMATrainingPlan`
+    here, which updates BYOL's target network after each optimizer step).
+    """
+
+    def train(
+        self,
+        max_epochs: int | None = None,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-5,
+        batch_size: int = 256,
+        early_stopping: bool = False,
+        early_stopping_patience: int = 20,
+        check_val_every_n_epoch: int | None = None,
+        train_size: float | None = 0.9,
+        validation_size: float | None = None,
+        accelerator: str = "auto",
+        devices: int | list[int] | str = "auto",
+        plan_kwargs: dict | None = None,
+        **trainer_kwargs,
+    ):
+        """Train with scvi-tools' trainer; BYOL's target network is updated after each step.
+
+        Parameters
+        ----------
+        max_epochs
+            Passes through the data; ``None`` picks ~200 for small data, fewer for large.
+        lr
+            Adam learning rate.
+        weight_decay
+            Adam weight decay.
+        batch_size
+            Minibatch size (larger gives SimCLR more negatives and steadier batch statistics).
+        early_stopping
+            Stop when ``validation_loss`` stops improving for ``early_stopping_patience``
+            epochs. The validation loss is computed without augmentation.
+        early_stopping_patience
+            Epochs without improvement before stopping.
+        check_val_every_n_epoch
+            Compute the validation loss every n epochs.
+        train_size, validation_size
+            Split of the cells into training and validation sets.
+        accelerator, devices
+            Lightning hardware settings.
+        plan_kwargs
+            Further arguments of :class:`scvi.train.TrainingPlan` (checked before training).
+        **trainer_kwargs
+            Further arguments of :class:`scvi.train.Trainer`.
+
+        Examples
+        --------
+        >>> model.train(max_epochs=50)  # doctest: +SKIP
+        >>> model.history["train_loss_epoch"].tail()  # doctest: +SKIP
+        """
+        plan_kwargs = {"lr": lr, "weight_decay": weight_decay, "eps": 1e-8, **(plan_kwargs or {})}
+        validate_plan_kwargs(plan_kwargs, self.module)
+        if max_epochs is None:
+            max_epochs = default_max_epochs(self.adata.n_obs)
+        if early_stopping:
+            trainer_kwargs.setdefault("early_stopping_monitor", "validation_loss")
+            trainer_kwargs.setdefault("early_stopping_patience", early_stopping_patience)
+        return super().train(
+            max_epochs=max_epochs,
+            accelerator=accelerator,
+            devices=devices,
+            train_size=train_size,
+            validation_size=validation_size,
+            batch_size=batch_size,
+            early_stopping=early_stopping,
+            check_val_every_n_epoch=check_val_every_n_epoch,
+            plan_kwargs=plan_kwargs,
+            **trainer_kwargs,
+        )
+
+
+class Contrastive(CountsModelMixin, SSLTrainingMixin, UnsupervisedTrainingMixin, BaseModelClass):
+    """Joint-embedding self-supervision on raw counts with single-cell augmentations.
+
+    Each cell is augmented twice (count-level thinning or negative-binomial noise,
+    crossover with another cell, gene swaps, random gene masking, Gaussian noise;
+    optionally its mutual nearest neighbour from another batch as the second view);
+    an encoder embeds both views and a projector maps them to the space where the
+    objective is computed:
+
+    * ``"simclr"``: NT-Xent with ``temperature``;
+    * ``"byol"``: online network with predictor regresses a target network updated
+      by EMA (momentum from ``base_momentum`` to 1, cosine schedule);
+    * ``"barlow_twins"``: cross-correlation to the identity, ``off_diagonal_weight``;
+    * ``"vicreg"``: invariance, variance and covariance terms with their weights.
+
+    Embeddings (:meth:`get_latent_representation`) come from the encoder on
+    unaugmented cells, without the projector.
+
+    Parameters
+    ----------
+    adata
+        AnnData registered with :meth:`setup_anndata`.
+    method
+        One of ``"simclr"``, ``"byol"``, ``"barlow_twins"``, ``"vicreg"``.
+    n_latent, n_hidden, n_layers, dropout_rate
+        Encoder architecture.
+    projector_hidden, projector_output, predictor_hidden
+        Heads used during training only.
+    temperature, base_momentum, off_diagonal_weight
+        Objective settings of SimCLR, BYOL and Barlow Twins.
+    invariance_weight, variance_weight, covariance_weight
+        VICReg weights; all objective settings (see :class:`~scssl.module.ContrastiveModule`).
+    mask_prob, mask_fraction, noise_prob, noise_std, thinning_prob, thinning_min_keep
+        Augmentations: gene masking, Gaussian noise, binomial thinning.
+    nb_prob, nb_theta, swap_prob, swap_fraction, crossover_prob, crossover_fraction
+        Per-cell probability and strength of each augmentation; probability 0 turns
+        one off. ``mask_fraction`` is the fraction of genes *dropped*.
+    mnn_prob
+        Probability of using the MNN partner as second view (needs ``mnn_key`` in
+        :meth:`setup_anndata`).
+    encode_covariates
+        Inject the batch and categorical covariates into the encoder (as in scVI),
+        for integration.
+    **module_kwargs
+        Further arguments of :class:`~scssl.module.ContrastiveModule`.
+
+    Examples
+    --------
+    >>> import scssl
+    >>> adata = scssl.data.pbmc68k_counts()
+    >>> scssl.model.Contrastive.setup_anndata(adata, layer="counts")
+    >>> model = scssl.model.Contrastive(adata, method="vicreg")
+    >>> model.train(max_epochs=20)  # doctest: +SKIP
+    >>> adata.obsm["X_scssl_vicreg"] = model.get_latent_representation()  # doctest: +SKIP
+    """
+
+    _module_cls = ContrastiveModule
+    _training_plan_cls = EMATrainingPlan
+
+    def __init__(
+        self,
+        adata: AnnData,
+        method: Literal["simclr", "byol", "barlow_twins", "vicreg"] = "vicreg",
+        n_latent: int = 32,
+        n_hidden: int = 256,
+        n_layers: int = 2,
+        dropout_rate: float = 0.1,
+        projector_hidden: int = 256,
+        projector_output: int = 128,
+        predictor_hidden: int = 256,
+        temperature: float = 0.1,
+        base_momentum: float = 0.99,
+        off_diagonal_weight: float = 5e-3,
+        invariance_weight: float = 25.0,
+        variance_weight: float = 25.0,
+        covariance_weight: float = 1.0,
+        mask_prob: float = 1.0,
+        mask_fraction: float = 0.5,
+        noise_prob: float = 0.5,
+        noise_std: float = 0.2,
+        thinning_prob: float = 0.5,
+        thinning_min_keep: float = 0.5,
+        nb_prob: float = 0.0,
+        nb_theta: float = 10.0,
+        swap_prob: float = 0.0,
+        swap_fraction: float = 0.1,
+        crossover_prob: float = 0.25,
+        crossover_fraction: float = 0.25,
+        mnn_prob: float = 0.0,
+        encode_covariates: bool = False,
+        **module_kwargs,
+    ):
+        super().__init__(adata)
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        has_mnn = MNN_PARTNER_KEY in self.adata_manager.data_registry
+        if mnn_prob > 0 and not has_mnn:
+            raise ValueError(
+                "mnn_prob > 0 needs MNN partners: compute them with scssl.tl.mnn_pairs(adata, "
+                "batch_key=...) and pass mnn_key=... to Contrastive.setup_anndata."
+            )
+        self.module = self._module_cls(
+            n_input=self.summary_stats.n_vars,
+            **self._covariate_sizes(),
+            method=method,
+            n_latent=n_latent,
+            n_hidden=n_hidden,
+            n_layers=n_layers,
+            dropout_rate=dropout_rate,
+            projector_hidden=projector_hidden,
+            projector_output=projector_output,
+            predictor_hidden=predictor_hidden,
+            temperature=temperature,
+            base_momentum=base_momentum,
+            off_diagonal_weight=off_diagonal_weight,
+            invariance_weight=invariance_weight,
+            variance_weight=variance_weight,
+            covariance_weight=covariance_weight,
+            mask_prob=mask_prob,
+            mask_fraction=mask_fraction,
+            noise_prob=noise_prob,
+            noise_std=noise_std,
+            thinning_prob=thinning_prob,
+            thinning_min_keep=thinning_min_keep,
+            nb_prob=nb_prob,
+            nb_theta=nb_theta,
+            swap_prob=swap_prob,
+            swap_fraction=swap_fraction,
+            crossover_prob=crossover_prob,
+            crossover_fraction=crossover_fraction,
+            mnn_prob=mnn_prob,
+            encode_covariates=encode_covariates,
+            **module_kwargs,
+        )
+        if has_mnn and mnn_prob > 0:
+            counts = self.adata_manager.get_from_registry(REGISTRY_KEYS.X_KEY)
+            counts = counts.toarray() if hasattr(counts, "toarray") else np.asarray(counts)
+            self.module.set_mnn_reference(torch.as_tensor(counts, dtype=torch.float32))
+        self._model_summary_string = (
+            f"Contrastive ({method}): n_latent={n_latent}, n_hidden={n_hidden}, "
+            f"n_layers={n_layers}, mask_fraction={mask_fraction}, "
+            f"encode_covariates={encode_covariates}"
+        )
+        self.init_params_ = self._get_init_params(locals())
+
+    @classmethod
+    def setup_anndata(
+        cls,
+        adata: AnnData,
+        layer: str | None = None,
+        batch_key: str | None = None,
+        labels_key: str | None = None,
+        categorical_covariate_keys: list[str] | None = None,
+        continuous_covariate_keys: list[str] | None = None,
+        mnn_key: str | None = None,
+        **kwargs,
+    ) -> None:
+        """Register an AnnData of raw counts (see :meth:`CountsModelMixin.setup_anndata`).
+
+        Parameters
+        ----------
+        adata
+            AnnData with raw counts in ``X`` or ``layer``.
+        layer
+            Layer holding the raw counts; ``None`` uses ``adata.X``.
+        batch_key
+            Column of ``adata.obs`` with the batch.
+        labels_key
+            Column of ``adata.obs`` with labels (kept for evaluation and transfer).
+        categorical_covariate_keys, continuous_covariate_keys
+            Further covariates (given to the encoder with ``encode_covariates=True``).
+        mnn_key
+            Column of ``adata.obs`` with each cell's mutual-nearest-neighbour partner
+            (row position, ``-1`` for none), as written by :func:`scssl.tl.mnn_pairs`.
+
+        Examples
+        --------
+        >>> import scssl
+        >>> adata = scssl.data.pbmc68k_counts()
+        >>> scssl.model.Contrastive.setup_anndata(adata, layer="counts")
+        """
+        _check_obs_keys(
+            adata,
+            {
+                "batch_key": batch_key,
+                "labels_key": labels_key,
+                "categorical_covariate_keys": categorical_covariate_keys,
+                "continuous_covariate_keys": continuous_covariate_keys,
+                "mnn_key": mnn_key,
+            },
+        )
+        check_raw_counts(adata, layer)
+        if mnn_key is not None:
+            _check_mnn_column(adata, mnn_key, batch_key)
+        setup_method_args = _compat.setup_method_args(cls, locals())
+        fields = count_fields(
+            layer, batch_key, labels_key, categorical_covariate_keys, continuous_covariate_keys
+        )
+        if mnn_key is not None:
+            fields.append(NumericalObsField(MNN_PARTNER_KEY, mnn_key))
+        adata_manager = AnnDataManager(fields=fields, setup_method_args=setup_method_args)
+        adata_manager.register_fields(adata, **kwargs)
+        cls.register_manager(adata_manager)

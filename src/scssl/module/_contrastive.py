@@ -1,0 +1,385 @@
+"""Joint-embedding module: SimCLR, BYOL, Barlow Twins or VICReg on augmented count views."""
+
+from __future__ import annotations
+
+import copy
+from typing import Literal
+
+import torch
+from scvi import REGISTRY_KEYS
+from scvi.module.base import BaseModuleClass, LossOutput, auto_move_data
+from torch import nn
+
+from scssl.nn import (
+    AugmentationPipeline,
+    DeterministicEncoder,
+    MLPHead,
+    MNNPositivePair,
+    barlow_twins_loss,
+    build_augmentations,
+    byol_loss,
+    byol_momentum,
+    normalize_counts,
+    nt_xent_loss,
+    vicreg_loss,
+)
+
+ContrastiveMethod = Literal["simclr", "byol", "barlow_twins", "vicreg"]
+METHODS: tuple[str, ...] = ("simclr", "byol", "barlow_twins", "vicreg")
+MNN_PARTNER_KEY = "mnn_partner"
+
+
+def contrastive_objective(
+    method: str,
+    p1: torch.Tensor,
+    p2: torch.Tensor,
+    *,
+    temperature: float,
+    off_diagonal_weight: float,
+    invariance_weight: float,
+    variance_weight: float,
+    covariance_weight: float,
+) -> dict[str, torch.Tensor]:
+    """Loss between two projections for the symmetric methods (not BYOL).
+
+    Returns ``{"loss": ..., <components>}``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> z = torch.randn(8, 4)
+    >>> out = contrastive_objective(
+    ...     "simclr", z, z, temperature=0.1, off_diagonal_weight=0.0,
+    ...     invariance_weight=0.0, variance_weight=0.0, covariance_weight=0.0,
+    ... )
+    >>> sorted(out)
+    ['loss']
+    """
+    if method == "simclr":
+        return {"loss": nt_xent_loss(p1, p2, temperature)}
+    if method == "barlow_twins":
+        return barlow_twins_loss(p1, p2, off_diagonal_weight)
+    if method == "vicreg":
+        return vicreg_loss(p1, p2, invariance_weight, variance_weight, covariance_weight)
+    raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+
+
+class ContrastiveModule(BaseModuleClass):
+    """Two augmented views of each cell, one encoder, a projector and a joint-embedding loss.
+
+    Counts are augmented (binomial thinning, negative-binomial noise, optionally a
+    mutual-nearest-neighbour partner from another batch), library-size normalised
+    and log1p-transformed, augmented again (crossover, gene swap, masking, Gaussian
+    noise) and encoded. The projector (and BYOL's predictor) is used for the loss
+    only; ``inference(..., apply_mask=False)`` returns the encoder's deterministic
+    embedding of the unaugmented cell.
+
+    Parameters
+    ----------
+    n_input
+        Number of genes.
+    n_batch
+        Number of batches (0 or 1: no batch covariate).
+    n_cats_per_cov
+        Number of categories of each extra categorical covariate.
+    n_continuous_cov
+        Number of continuous covariates.
+    method
+        ``"simclr"`` (NT-Xent), ``"byol"`` (online/target networks, predictor, EMA),
+        ``"barlow_twins"`` (cross-correlation) or ``"vicreg"``.
+    n_latent
+        Embedding size (encoder output).
+    n_hidden
+        Width of the encoder's hidden layers.
+    n_layers
+        Number of hidden layers of the encoder.
+    dropout_rate
+        Dropout in the encoder.
+    projector_hidden, projector_output, projector_layers
+        Projector head sizes.
+    predictor_hidden
+        Width of BYOL's predictor.
+    temperature
+        NT-Xent temperature (SimCLR).
+    base_momentum
+        Starting EMA momentum of BYOL's target network (cosine schedule up to 1).
+    off_diagonal_weight
+        Barlow Twins weight of the redundancy term.
+    invariance_weight, variance_weight, covariance_weight
+        VICReg weights.
+    mask_prob, mask_fraction, noise_prob, noise_std, thinning_prob, thinning_min_keep,
+    nb_prob, nb_theta, swap_prob, swap_fraction, crossover_prob, crossover_fraction
+        Per-cell probability and strength of each augmentation
+        (:func:`~scssl.nn.build_augmentations`); a probability of 0 turns it off.
+    mnn_prob
+        Probability that the second view is the cell's mutual nearest neighbour from
+        another batch (needs partners registered and reference counts set with
+        :meth:`set_mnn_reference`).
+    encode_covariates
+        Feed batch and categorical covariates to the encoder (scVI-style injection).
+    use_batch_norm, use_layer_norm
+        Normalisation in the encoder.
+    target_sum
+        Library size counts are normalised to before log1p.
+    """
+
+    def __init__(
+        self,
+        n_input: int,
+        n_batch: int = 0,
+        n_cats_per_cov: list[int] | None = None,
+        n_continuous_cov: int = 0,
+        method: ContrastiveMethod = "vicreg",
+        n_latent: int = 32,
+        n_hidden: int = 256,
+        n_layers: int = 2,
+        dropout_rate: float = 0.1,
+        projector_hidden: int = 256,
+        projector_output: int = 128,
+        projector_layers: int = 1,
+        predictor_hidden: int = 256,
+        temperature: float = 0.1,
+        base_momentum: float = 0.99,
+        off_diagonal_weight: float = 5e-3,
+        invariance_weight: float = 25.0,
+        variance_weight: float = 25.0,
+        covariance_weight: float = 1.0,
+        mask_prob: float = 1.0,
+        mask_fraction: float = 0.5,
+        noise_prob: float = 0.5,
+        noise_std: float = 0.2,
+        thinning_prob: float = 0.5,
+        thinning_min_keep: float = 0.5,
+        nb_prob: float = 0.0,
+        nb_theta: float = 10.0,
+        swap_prob: float = 0.0,
+        swap_fraction: float = 0.1,
+        crossover_prob: float = 0.25,
+        crossover_fraction: float = 0.25,
+        mnn_prob: float = 0.0,
+        encode_covariates: bool = False,
+        use_batch_norm: bool = False,
+        use_layer_norm: bool = True,
+        target_sum: float = 1e4,
+    ):
+        super().__init__()
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        if temperature <= 0:
+            raise ValueError(f"temperature must be positive, got {temperature}")
+        if not 0.0 <= base_momentum <= 1.0:
+            raise ValueError(f"base_momentum must lie in [0, 1], got {base_momentum}")
+        self.method = method
+        self.n_input = n_input
+        self.n_batch = n_batch
+        self.n_latent = n_latent
+        self.encode_covariates = encode_covariates
+        self.target_sum = float(target_sum)
+        self.temperature = float(temperature)
+        self.base_momentum = float(base_momentum)
+        self.off_diagonal_weight = float(off_diagonal_weight)
+        self.invariance_weight = float(invariance_weight)
+        self.variance_weight = float(variance_weight)
+        self.covariance_weight = float(covariance_weight)
+
+        cat_list = [n_batch] + list(n_cats_per_cov or [])
+        self.z_encoder = DeterministicEncoder(
+            n_input,
+            n_latent,
+            n_cat_list=cat_list if encode_covariates else None,
+            n_continuous=n_continuous_cov if encode_covariates else 0,
+            n_layers=n_layers,
+            n_hidden=n_hidden,
+            dropout_rate=dropout_rate,
+            use_batch_norm=use_batch_norm,
+            use_layer_norm=use_layer_norm,
+        )
+        self.projector = MLPHead(n_latent, projector_hidden, projector_output, projector_layers)
+        augmentations = build_augmentations(
+            mask_prob=mask_prob,
+            mask_fraction=mask_fraction,
+            noise_prob=noise_prob,
+            noise_std=noise_std,
+            thinning_prob=thinning_prob,
+            thinning_min_keep=thinning_min_keep,
+            nb_prob=nb_prob,
+            nb_theta=nb_theta,
+            swap_prob=swap_prob,
+            swap_fraction=swap_fraction,
+            crossover_prob=crossover_prob,
+            crossover_fraction=crossover_fraction,
+        )
+        self.augment = AugmentationPipeline(augmentations, self._normalize)
+        self.mnn_pair = MNNPositivePair(mnn_prob)
+        # reference counts for MNN partners: not saved with the model, set by the model
+        self.register_buffer("mnn_counts", torch.zeros(0, n_input), persistent=False)
+        if method == "byol":
+            self.predictor = MLPHead(projector_output, predictor_hidden, projector_output, 1)
+            self.target_encoder = copy.deepcopy(self.z_encoder)
+            self.target_projector = copy.deepcopy(self.projector)
+            for param in self._target_parameters():
+                param.requires_grad_(False)
+
+    def _normalize(self, counts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return normalize_counts(counts, self.target_sum)
+
+    def _target_parameters(self):
+        yield from self.target_encoder.parameters()
+        yield from self.target_projector.parameters()
+
+    # -- scvi-tools plumbing -------------------------------------------------------------
+    def _get_inference_input(self, tensors: dict[str, torch.Tensor], **kwargs) -> dict:
+        inputs = {
+            "x": tensors[REGISTRY_KEYS.X_KEY],
+            "batch_index": tensors.get(REGISTRY_KEYS.BATCH_KEY),
+            "cat_covs": tensors.get(REGISTRY_KEYS.CAT_COVS_KEY),
+            "cont_covs": tensors.get(REGISTRY_KEYS.CONT_COVS_KEY),
+        }
+        if MNN_PARTNER_KEY in tensors:
+            inputs["mnn_partner"] = tensors[MNN_PARTNER_KEY]
+        return inputs
+
+    def _get_generative_input(self, tensors: dict, inference_outputs: dict, **kwargs) -> dict:
+        return {}
+
+    def _covariates(
+        self, batch_index: torch.Tensor | None, cat_covs: torch.Tensor | None
+    ) -> list[torch.Tensor]:
+        if batch_index is None:
+            raise ValueError("the batch tensor is missing from the minibatch")
+        covs = [batch_index]
+        if cat_covs is not None:
+            covs += list(torch.split(cat_covs, 1, dim=1))
+        return covs
+
+    def set_mnn_reference(self, counts: torch.Tensor) -> None:
+        """Counts of all registered cells, indexed by the MNN partner positions."""
+        if counts.ndim != 2 or counts.shape[1] != self.n_input:
+            raise ValueError(
+                f"MNN reference counts must be cells x {self.n_input} genes, "
+                f"got {tuple(counts.shape)}"
+            )
+        self.mnn_counts = counts.to(device=self.device, dtype=torch.float32)
+
+    # -- forward pieces ------------------------------------------------------------------
+    def encode(
+        self,
+        x_norm: torch.Tensor,
+        batch_index: torch.Tensor | None = None,
+        cat_covs: torch.Tensor | None = None,
+        cont_covs: torch.Tensor | None = None,
+        encoder: nn.Module | None = None,
+    ) -> torch.Tensor:
+        """Embed log-normalised expression (``encoder`` defaults to ``z_encoder``)."""
+        encoder = self.z_encoder if encoder is None else encoder
+        if not self.encode_covariates:
+            return encoder(x_norm)
+        return encoder(x_norm, *self._covariates(batch_index, cat_covs), cont=cont_covs)
+
+    def _second_view_counts(
+        self, x: torch.Tensor, mnn_partner: torch.Tensor | None
+    ) -> torch.Tensor:
+        if mnn_partner is None or self.mnn_pair.p == 0.0 or not self.training:
+            return x
+        if self.mnn_counts.shape[0] == 0:
+            raise RuntimeError(
+                "MNN partners are registered but no reference counts are set; "
+                "call module.set_mnn_reference(counts) (the model does this)."
+            )
+        partner = mnn_partner.long().view(-1)
+        has_partner = partner >= 0
+        partner_counts = self.mnn_counts[partner.clamp_min(0)]
+        return self.mnn_pair(x, partner_counts, has_partner)
+
+    @auto_move_data
+    def inference(
+        self,
+        x: torch.Tensor,
+        batch_index: torch.Tensor | None = None,
+        cat_covs: torch.Tensor | None = None,
+        cont_covs: torch.Tensor | None = None,
+        apply_mask: bool = True,
+        mnn_partner: torch.Tensor | None = None,
+    ) -> dict:
+        """Encode cells; with ``apply_mask=True`` also two augmented views.
+
+        ``apply_mask=False`` gives the deterministic embedding ``{"z": ...}`` of the
+        unaugmented cells (augmentations are also off whenever the module is in eval
+        mode). With ``apply_mask=True`` the outputs hold ``views`` (the two
+        log-normalised inputs) and ``z_views`` (their embeddings); ``z`` is then the
+        embedding of the first view.
+        """
+        if not apply_mask:
+            x_norm, library = self._normalize(x)
+            z = self.encode(x_norm, batch_index, cat_covs, cont_covs)
+            return {"z": z, "x_norm": x_norm, "library": library}
+        v1 = self.augment(x)
+        v2 = self.augment(self._second_view_counts(x, mnn_partner))
+        covs = (batch_index, cat_covs, cont_covs)
+        z_views = self.encode(torch.cat([v1, v2]), *(_repeat(c) for c in covs)).chunk(2)
+        return {"z": z_views[0], "views": (v1, v2), "z_views": z_views, "covs": covs}
+
+    @auto_move_data
+    def generative(self, **kwargs) -> dict:
+        """No generative part: the objective lives in the embedding space."""
+        return {}
+
+    def loss(self, tensors: dict, inference_outputs: dict, generative_outputs: dict) -> LossOutput:
+        """Joint-embedding loss between the projections of the two views."""
+        z1, z2 = inference_outputs["z_views"]
+        n = z1.shape[0]
+        if n < 2:
+            # batch statistics (projector batch norm, Barlow Twins, VICReg) need two cells
+            zero = (z1.sum() + z2.sum()) * 0.0
+            return LossOutput(loss=zero, n_obs_minibatch=n)
+        p1, p2 = self.projector(torch.cat([z1, z2])).chunk(2)
+        if self.method == "byol":
+            q1, q2 = self.predictor(torch.cat([p1, p2])).chunk(2)
+            with torch.no_grad():
+                v1, v2 = inference_outputs["views"]
+                covs = inference_outputs["covs"]
+                h = self.encode(
+                    torch.cat([v1, v2]), *(_repeat(c) for c in covs), self.target_encoder
+                )
+                t1, t2 = self.target_projector(h).chunk(2)
+            loss = (byol_loss(q1, t2) + byol_loss(q2, t1)) / 2.0
+            parts = {"loss": loss}
+        else:
+            parts = contrastive_objective(
+                self.method,
+                p1,
+                p2,
+                temperature=self.temperature,
+                off_diagonal_weight=self.off_diagonal_weight,
+                invariance_weight=self.invariance_weight,
+                variance_weight=self.variance_weight,
+                covariance_weight=self.covariance_weight,
+            )
+        extra = {f"{self.method}_{k}": v.detach() for k, v in parts.items() if k != "loss"}
+        with torch.no_grad():
+            extra["embedding_std"] = z1.std(dim=0).mean().detach()
+        return LossOutput(loss=parts["loss"], n_obs_minibatch=n, extra_metrics=extra)
+
+    @torch.no_grad()
+    def update_target(self, step: int, total_steps: int) -> None:
+        """EMA update of BYOL's target network (no-op for the other methods)."""
+        if self.method != "byol":
+            return
+        tau = byol_momentum(step, total_steps, self.base_momentum)
+        online = list(self.z_encoder.parameters()) + list(self.projector.parameters())
+        target = list(self._target_parameters())
+        for t, o in zip(target, online, strict=True):
+            t.mul_(tau).add_(o.detach(), alpha=1.0 - tau)
+        # layer-norm / batch-norm running statistics follow the online network
+        online_buffers = list(self.z_encoder.buffers()) + list(self.projector.buffers())
+        target_buffers = list(self.target_encoder.buffers()) + list(self.target_projector.buffers())
+        for t, o in zip(target_buffers, online_buffers, strict=True):
+            t.copy_(o)
+
+    def sample(self, *args, **kwargs):  # noqa: D102
+        raise NotImplementedError("ContrastiveModule is not a generative model; nothing to sample.")
+
+
+def _repeat(tensor: torch.Tensor | None) -> torch.Tensor | None:
+    """Stack a covariate twice, matching two views concatenated along the cells."""
+    return None if tensor is None else torch.cat([tensor, tensor])

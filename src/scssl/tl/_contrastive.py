@@ -1,0 +1,169 @@
+"""``scssl.tl.contrastive`` and ``scssl.tl.mnn_pairs``: joint-embedding SSL on AnnData."""
+
+from __future__ import annotations
+
+import numpy as np
+from anndata import AnnData
+
+from ._masked_ae import registration_view
+from ._pca import pca_embedding
+
+
+def _scalar_params(params: dict) -> dict:
+    return {k: v for k, v in params.items() if isinstance(v, int | float | str | bool) or v is None}
+
+
+def mnn_pairs(
+    adata: AnnData,
+    *,
+    batch_key: str,
+    layer: str | None = None,
+    n_comps: int = 30,
+    k: int = 20,
+    key_added: str = "scssl_mnn_partner",
+    seed: int = 0,
+    copy: bool = False,
+) -> AnnData | None:
+    """Find, for each cell, a mutual nearest neighbour in another batch.
+
+    Neighbours are searched in the L2-normalised PCA of log-normalised counts
+    (:func:`scssl.tl.pca_embedding`), between every pair of batches
+    (:func:`scssl.nn.mutual_nearest_neighbors`). The partner's row position (or
+    ``-1``) is written to ``adata.obs[key_added]``: pass it as ``mnn_key`` to
+    :meth:`scssl.model.Contrastive.setup_anndata` and set ``mnn_prob`` to use
+    partners as positive pairs. Positions refer to this AnnData: recompute after
+    subsetting.
+
+    Parameters
+    ----------
+    adata
+        AnnData with raw counts in ``X`` or ``layer``.
+    batch_key
+        Column of ``adata.obs`` with the batch.
+    layer
+        Layer with raw counts.
+    n_comps
+        Principal components used for the search.
+    k
+        Neighbours searched in each other batch.
+    key_added
+        ``adata.obs`` column to write.
+    seed
+        Seed of the PCA and of the choice among several partners.
+    copy
+        Work on a copy and return it.
+
+    Returns
+    -------
+    ``None`` or the copy; writes ``.obs[key_added]`` and ``.uns[key_added]["params"]``.
+
+    Examples
+    --------
+    >>> import scssl
+    >>> adata = scssl.data.pbmc68k_counts()
+    >>> scssl.tl.mnn_pairs(adata, batch_key="phase", layer="counts")
+    >>> int((adata.obs["scssl_mnn_partner"] >= 0).sum()) > 0
+    True
+    """
+    from scssl.nn import mutual_nearest_neighbors
+
+    if batch_key not in adata.obs:
+        raise KeyError(f"batch_key={batch_key!r} is not a column of adata.obs")
+    if adata.obs[batch_key].nunique() < 2:
+        raise ValueError(f"adata.obs[{batch_key!r}] has one batch; MNN pairs need two or more")
+    if copy:
+        adata = adata.copy()
+    n_comps = min(n_comps, adata.n_obs - 1, adata.n_vars - 1)
+    embedding = pca_embedding(adata, layer=layer, n_comps=n_comps, seed=seed)
+    embedding = embedding / np.maximum(np.linalg.norm(embedding, axis=1, keepdims=True), 1e-12)
+    partner = mutual_nearest_neighbors(embedding, adata.obs[batch_key].to_numpy(), k=k, seed=seed)
+    adata.obs[key_added] = partner
+    adata.uns[key_added] = {
+        "params": {"batch_key": batch_key, "layer": layer, "n_comps": n_comps, "k": k},
+        "fraction_with_partner": float((partner >= 0).mean()),
+    }
+    return adata if copy else None
+
+
+def contrastive(
+    adata: AnnData,
+    *,
+    method: str = "vicreg",
+    layer: str | None = None,
+    batch_key: str | None = None,
+    mnn_key: str | None = None,
+    key_added: str | None = None,
+    copy: bool = False,
+    model_kwargs: dict | None = None,
+    return_model: bool = False,
+    **train_kwargs,
+):
+    """Train a :class:`~scssl.model.Contrastive` model and store its embedding in ``adata.obsm``.
+
+    Parameters
+    ----------
+    adata
+        AnnData with raw counts in ``X`` or ``layer``.
+    method
+        ``"simclr"``, ``"byol"``, ``"barlow_twins"`` or ``"vicreg"``.
+    layer
+        Layer with raw counts.
+    batch_key
+        Column of ``adata.obs`` with the batch (injected into the encoder with
+        ``model_kwargs={"encode_covariates": True}``).
+    mnn_key
+        Column written by :func:`mnn_pairs`; use with ``model_kwargs={"mnn_prob": ...}``.
+    key_added
+        ``adata.obsm`` key of the embedding (default ``"X_scssl_<method>"``); the
+        parameters go to ``adata.uns[key_added.removeprefix("X_")]["params"]``.
+    copy
+        Work on a copy and return it.
+    model_kwargs
+        Arguments of :class:`~scssl.model.Contrastive` (``n_latent``, ``mask_fraction``, ...).
+    return_model
+        Also return the trained model (as the last element of a tuple).
+    **train_kwargs
+        Arguments of :meth:`~scssl.model.Contrastive.train` (``max_epochs``, ...).
+
+    Returns
+    -------
+    ``None`` (or the copy if ``copy=True``); with ``return_model=True`` a tuple
+    ``(adata_or_None, model)``. Only ``.obsm[key_added]`` and ``.uns[...]`` are written.
+
+    Examples
+    --------
+    >>> import scanpy as sc, scssl
+    >>> adata = scssl.data.pbmc68k_counts()
+    >>> scssl.tl.contrastive(adata, method="vicreg", max_epochs=20)  # doctest: +SKIP
+    >>> sc.pp.neighbors(adata, use_rep="X_scssl_vicreg")  # doctest: +SKIP
+    """
+    from scssl.model import Contrastive
+    from scssl.module._contrastive import METHODS
+
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    model_kwargs = dict(model_kwargs or {})
+    if "method" in model_kwargs:
+        raise TypeError("give the method as contrastive(method=...), not in model_kwargs")
+    key_added = key_added or f"X_scssl_{method}"
+    if copy:
+        adata = adata.copy()
+    work = registration_view(adata, layer, [batch_key, mnn_key])
+    Contrastive.setup_anndata(work, batch_key=batch_key, mnn_key=mnn_key)
+    model = Contrastive(work, method=method, **model_kwargs)
+    model.train(**train_kwargs)
+    adata.obsm[key_added] = np.asarray(model.get_latent_representation())
+    history = model.history.get("train_loss_epoch", model.history.get("train_loss"))
+    adata.uns[key_added.removeprefix("X_")] = {
+        "params": {
+            "layer": layer,
+            "batch_key": batch_key,
+            "mnn_key": mnn_key,
+            **_scalar_params(model.init_params_["non_kwargs"]),
+            **_scalar_params(model.init_params_["kwargs"].get("module_kwargs", {})),
+            **_scalar_params(train_kwargs),
+        },
+        "final_train_loss": float(history.iloc[-1, 0]) if history is not None else None,
+    }
+    result = adata if copy else None
+    return (result, model) if return_model else result

@@ -1,0 +1,212 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from anndata import AnnData
+from scvi import REGISTRY_KEYS
+
+import scssl
+from scssl.model import Contrastive, MaskedContrastive
+from scssl.module import ContrastiveModule, MaskedContrastiveModule
+from scssl.nn import byol_momentum
+
+METHODS = ["simclr", "byol", "barlow_twins", "vicreg"]
+SMALL = {"n_hidden": 32, "n_latent": 8, "projector_hidden": 32, "projector_output": 16}
+FAST = {"max_epochs": 1, "batch_size": 128, "enable_progress_bar": False}
+
+
+@pytest.fixture(scope="module")
+def baron(baron_small):
+    adata = baron_small.copy()
+    adata.obs["donor"] = adata.obs["donor"].astype(str)
+    return adata
+
+
+def _tensors(n: int = 6, genes: int = 30, seed: int = 0) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return {
+        REGISTRY_KEYS.X_KEY: torch.poisson(torch.full((n, genes), 3.0), generator=g),
+        REGISTRY_KEYS.BATCH_KEY: torch.zeros(n, 1),
+    }
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_train_embed_save_load_round_trip(method, baron, tmp_path):
+    Contrastive.setup_anndata(baron, batch_key="donor", labels_key="cell_type1")
+    model = Contrastive(baron, method=method, encode_covariates=True, temperature=0.2, **SMALL)
+    model.train(**FAST)
+    z = model.get_latent_representation()
+    assert z.shape == (baron.n_obs, 8) and np.isfinite(z).all()
+    # deterministic: augmentations are off in eval mode
+    np.testing.assert_array_equal(z, model.get_latent_representation())
+    assert model.history["train_loss"].notna().all().all()
+
+    model.save(tmp_path / method, overwrite=True)
+    loaded = Contrastive.load(str(tmp_path / method), adata=baron)
+    assert loaded.module.method == method
+    assert loaded.init_params_ == model.init_params_
+    assert loaded.module.temperature == 0.2
+    assert set(loaded.module.state_dict()) == set(model.module.state_dict())
+    for key, value in model.module.state_dict().items():
+        assert torch.equal(value.cpu(), loaded.module.state_dict()[key].cpu()), key
+    np.testing.assert_allclose(loaded.get_latent_representation(), z, atol=1e-6)
+
+
+def test_byol_target_is_ema_of_online_network(baron):
+    Contrastive.setup_anndata(baron)
+    model = Contrastive(baron, method="byol", base_momentum=0.9, **SMALL)
+    module = model.module
+    target_before = [p.clone() for p in module.target_encoder.parameters()]
+    assert all(not p.requires_grad for p in module.target_encoder.parameters())
+    model.train(**FAST)  # 360 training cells, 3 steps: the plan updates the target after each
+    changed = [
+        not torch.equal(a, b)
+        for a, b in zip(target_before, module.target_encoder.parameters(), strict=True)
+    ]
+    assert any(changed)
+    # one explicit update follows t <- tau t + (1 - tau) o
+    t0 = [p.clone() for p in module.target_encoder.parameters()]
+    online = [p.detach().clone() for p in module.z_encoder.parameters()]
+    module.update_target(step=2, total_steps=10)
+    tau = byol_momentum(2, 10, 0.9)
+    for t, before, o in zip(module.target_encoder.parameters(), t0, online, strict=True):
+        torch.testing.assert_close(t, tau * before + (1 - tau) * o)
+
+
+def test_projector_used_in_training_only_and_views_differ():
+    torch.manual_seed(0)
+    module = ContrastiveModule(30, method="vicreg", n_latent=4, n_hidden=16)
+    tensors = _tensors()
+    inputs = module._get_inference_input(tensors)
+    module.train()
+    out = module.inference(**inputs, apply_mask=True)
+    v1, v2 = out["views"]
+    assert not torch.equal(v1, v2)
+    assert out["z_views"][0].shape == (6, 4)
+    loss = module.loss(tensors, out, {})
+    assert loss.loss.ndim == 0 and all(v.ndim == 0 for v in loss.extra_metrics.values())
+    module.eval()
+    out = module.inference(**inputs, apply_mask=True)
+    assert torch.equal(out["views"][0], out["views"][1])  # no augmentation in eval mode
+    z = module.inference(**inputs, apply_mask=False)["z"]
+    assert z.shape == (6, 4)  # encoder output, not the projector's 128
+
+
+def test_minibatch_of_one_cell_gives_zero_loss():
+    for method in METHODS:
+        module = ContrastiveModule(30, method=method, n_latent=4, n_hidden=16)
+        module.train()
+        tensors = _tensors(n=1)
+        out = module.inference(**module._get_inference_input(tensors))
+        loss = module.loss(tensors, out, {}).loss
+        assert loss.item() == 0.0
+        loss.backward()  # still differentiable
+
+
+def test_bad_input_fails_before_training(baron):
+    Contrastive.setup_anndata(baron)
+    with pytest.raises(ValueError, match="method must be one of"):
+        Contrastive(baron, method="moco")
+    with pytest.raises(ValueError, match="mask_fraction|lie strictly"):
+        Contrastive(baron, mask_fraction=1.5)
+    with pytest.raises(ValueError, match="temperature"):
+        Contrastive(baron, method="simclr", temperature=0.0)
+    with pytest.raises(ValueError, match="mnn_key"):
+        Contrastive(baron, mnn_prob=0.5)
+    model = Contrastive(baron, **SMALL)
+    with pytest.raises(TypeError, match="unknown plan_kwargs"):
+        model.train(max_epochs=1, plan_kwargs={"temprature": 0.1})
+    bad = baron.copy()
+    bad.X = bad.X * 0.5
+    with pytest.raises(ValueError):
+        Contrastive.setup_anndata(bad)
+    with pytest.raises(KeyError, match="batch"):
+        Contrastive.setup_anndata(baron, batch_key="batch")
+
+
+def test_mnn_positive_pairs(baron):
+    adata = baron.copy()
+    scssl.tl.mnn_pairs(adata, batch_key="donor", k=10)
+    partner = adata.obs["scssl_mnn_partner"].to_numpy()
+    has = partner >= 0
+    assert has.mean() > 0.3
+    donors = adata.obs["donor"].to_numpy()
+    assert (donors[partner[has]] != donors[has]).all()
+    # partners mostly share the cell type, far above pairing at random
+    types = adata.obs["cell_type1"].to_numpy()
+    shares = adata.obs["cell_type1"].value_counts(normalize=True).to_numpy()
+    agreement = (types[partner[has]] == types[has]).mean()
+    assert agreement > 0.6 and agreement > 1.5 * (shares**2).sum()
+    Contrastive.setup_anndata(adata, batch_key="donor", mnn_key="scssl_mnn_partner")
+    model = Contrastive(adata, method="simclr", mnn_prob=0.5, **SMALL)
+    assert model.module.mnn_counts.shape == adata.shape
+    model.train(**FAST)
+    assert np.isfinite(model.get_latent_representation()).all()
+    # a subset invalidates the stored positions
+    with pytest.raises(ValueError, match="mnn_pairs"):
+        Contrastive.setup_anndata(
+            adata[:100].copy(), batch_key="donor", mnn_key="scssl_mnn_partner"
+        )
+
+
+def test_hybrid_masked_contrastive(baron, tmp_path):
+    MaskedContrastive.setup_anndata(baron, batch_key="donor")
+    model = MaskedContrastive(
+        baron, contrastive_method="simclr", contrastive_weight=0.5, n_hidden=32, n_latent=8
+    )
+    model.train(**FAST)
+    history = model.history
+    assert {"contrastive_term_train", "reconstruction_term_train"} <= set(history)
+    total = history["train_loss"].iloc[-1, 0]
+    assert total > history["reconstruction_term_train"].iloc[-1, 0]
+    z = model.get_latent_representation()
+    model.save(tmp_path / "hybrid", overwrite=True)
+    loaded = MaskedContrastive.load(str(tmp_path / "hybrid"), adata=baron)
+    assert loaded.module.contrastive_method == "simclr"
+    assert loaded.module.contrastive_weight == 0.5
+    np.testing.assert_allclose(loaded.get_latent_representation(), z, atol=1e-6)
+
+
+def test_hybrid_weight_zero_is_masked_ae_loss():
+    torch.manual_seed(0)
+    module = MaskedContrastiveModule(30, contrastive_weight=0.0, n_latent=4, n_hidden=16)
+    tensors = _tensors()
+    inf = module.inference(**module._get_inference_input(tensors))
+    assert "z_second" not in inf
+    gen = module.generative(**module._get_generative_input(tensors, inf))
+    assert "contrastive_term" not in module.loss(tensors, inf, gen).extra_metrics
+    with pytest.raises(ValueError, match="contrastive_method"):
+        MaskedContrastiveModule(30, contrastive_method="byol")
+
+
+def test_tl_contrastive_writes_only_documented_keys(baron):
+    adata = AnnData(baron.X.copy(), obs=baron.obs[["donor", "cell_type1"]].copy())
+    obs_before = list(adata.obs.columns)
+    scssl.tl.contrastive(
+        adata, method="barlow_twins", batch_key="donor", model_kwargs=SMALL, **FAST
+    )
+    assert adata.obsm["X_scssl_barlow_twins"].shape == (adata.n_obs, 8)
+    params = adata.uns["scssl_barlow_twins"]["params"]
+    assert params["method"] == "barlow_twins" and params["max_epochs"] == 1
+    assert list(adata.obs.columns) == obs_before and "_scvi_uuid" not in adata.uns
+    with pytest.raises(ValueError, match="method"):
+        scssl.tl.contrastive(adata, method="clip")
+
+
+def test_scib_scores_separate_good_from_bad_embeddings():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(["a", "b", "c"], 60)
+    batches = np.tile(["x", "y"], 90)
+    good = rng.normal(size=(180, 4)) + 6 * (labels[:, None] == np.array(["a", "b", "c", "a"]))
+    bad = rng.normal(size=(180, 4)) + 6 * (batches == "x")[:, None]
+    config = scssl.metrics.ScibConfig(n_neighbors=30)
+    s_good = scssl.metrics.scib_scores(good, labels, batches, config)
+    s_bad = scssl.metrics.scib_scores(bad, labels, batches, config)
+    assert s_good["bio_conservation"] > s_bad["bio_conservation"]
+    assert s_good["batch_correction"] > s_bad["batch_correction"]
+    assert s_good["total"] == pytest.approx(
+        0.6 * s_good["bio_conservation"] + 0.4 * s_good["batch_correction"]
+    )
+    with pytest.raises(ValueError, match="same cells"):
+        scssl.metrics.scib_scores(good, labels[:10], batches)
