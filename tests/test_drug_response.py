@@ -254,3 +254,40 @@ def test_real_pc9_slice_counts_are_lognormalised_and_scaled():
     np.testing.assert_allclose(sc_rows.mean(1), 0, atol=1e-5)
     with pytest.raises(ValueError, match="not raw counts"):
         build_drug_response_adata(bulk, ic50, _neg(cells), threshold=1.5)
+
+
+def test_attributions_find_the_signal_genes(synthetic):
+    pytest.importorskip("captum")
+    model = _train(synthetic, epochs=60)
+    bulk_rows = np.flatnonzero(~model.single_cell_mask)
+    on_bulk = scssl.tl.drug_response_attributions(
+        synthetic, model, cells=bulk_rows, n_steps=32, key_added="ig_bulk"
+    )
+    top = set(on_bulk.sort_values("mean_abs", ascending=False).index[:8])
+    assert len(top & {f"g{i}" for i in range(8)}) >= 5  # the genes that carry the response
+    summary = scssl.tl.drug_response_attributions(synthetic, model, target="resistant", n_steps=32)
+    layer = synthetic.layers["drug_response_ig"]
+    sc_mask = model.single_cell_mask
+    assert np.isnan(layer[~sc_mask]).all() and np.isfinite(layer[sc_mask]).all()
+    # completeness: attributions sum to -logit(x) + logit(0) for the resistant target
+    x = torch.as_tensor(synthetic.X[sc_mask][:5])
+    model.module.eval()
+    with torch.no_grad():
+        gap = -model.module.forward_logit(x) + model.module.forward_logit(torch.zeros_like(x))
+    np.testing.assert_allclose(layer[sc_mask][:5].sum(1), gap.numpy(), atol=0.05)
+    assert "drug_response_ig_mean_abs" in synthetic.var
+    sensitive = scssl.tl.drug_response_attributions(
+        synthetic,
+        model,
+        target="sensitive",
+        n_steps=32,
+        cells=np.flatnonzero(sc_mask)[:10],
+        key_added="ig_s",
+    )
+    np.testing.assert_allclose(
+        sensitive.loc[summary.index, "mean"].to_numpy(),
+        -np.nanmean(layer[np.flatnonzero(sc_mask)[:10]], axis=0)[
+            synthetic.var_names.get_indexer(summary.index)
+        ],
+        atol=1e-4,
+    )

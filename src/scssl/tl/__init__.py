@@ -1,10 +1,12 @@
 """Scanpy-style functions: AnnData in, results written to ``.obsm`` / ``.obs`` / ``.uns``."""
 
 from ._contrastive import contrastive, mnn_pairs
+from ._drug_response import drug_response_attributions
 from ._masked_ae import masked_ae
 from ._pca import pca_embedding
 
 __all__ = [
+    "drug_response_attributions",
     "masked_ae",
     "pca_embedding",
     "contrastive",
