@@ -13,6 +13,14 @@ from ._drug_response import (
     ssda4drug_target,
     zscore_rows,
 )
+from ._gene_programmes import (
+    GeneProgrammes,
+    as_programmes,
+    read_gmt,
+    read_regulons,
+    read_tf_list,
+    tf_candidates,
+)
 from ._validation import check_raw_counts, get_matrix
 
 __all__ = [
@@ -26,6 +34,12 @@ __all__ = [
     "pc9_erlotinib",
     "ssda4drug_target",
     "zscore_rows",
+    "GeneProgrammes",
+    "as_programmes",
+    "read_gmt",
+    "read_regulons",
+    "read_tf_list",
+    "tf_candidates",
     "baron_pancreas",
     "check_raw_counts",
     "data_dir",
