@@ -362,7 +362,7 @@ class AugmentationPipeline(nn.Module):
 
 def build_augmentations(
     mask_prob: float = 1.0,
-    mask_fraction: float = 0.5,
+    mask_fraction: float = 0.25,
     noise_prob: float = 0.5,
     noise_std: float = 0.2,
     thinning_prob: float = 0.5,
@@ -371,7 +371,7 @@ def build_augmentations(
     nb_theta: float = 10.0,
     swap_prob: float = 0.0,
     swap_fraction: float = 0.1,
-    crossover_prob: float = 0.25,
+    crossover_prob: float = 0.0,
     crossover_fraction: float = 0.25,
 ) -> list[Augmentation]:
     """The standard augmentation list from built-in-type settings (probability 0 = off).
