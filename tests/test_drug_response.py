@@ -60,6 +60,11 @@ def synthetic():
     return adata
 
 
+@pytest.fixture(scope="module")
+def trained(synthetic):
+    return _train(synthetic, mmd_weight=1.0)
+
+
 def test_build_scales_rows_and_labels(synthetic):
     x = synthetic.X
     np.testing.assert_allclose(x.mean(1), 0, atol=1e-5)
@@ -74,8 +79,8 @@ def test_build_scales_rows_and_labels(synthetic):
     assert synthetic.obs.loc[~bulk, "_scssl_cluster"].nunique() == 4
 
 
-def test_transfer_on_known_shift_and_mmd_aligns(synthetic):
-    full = _train(synthetic, mmd_weight=1.0)
+def test_transfer_on_known_shift_and_mmd_aligns(synthetic, trained):
+    full = trained
     plain = _train(synthetic, mmd_weight=0.0, cluster_weight=0.0)
     sc_mask = full.single_cell_mask
     truth = (synthetic.obs["true_response"][sc_mask] == "sensitive").to_numpy()
@@ -256,9 +261,9 @@ def test_real_pc9_slice_counts_are_lognormalised_and_scaled():
         build_drug_response_adata(bulk, ic50, _neg(cells), threshold=1.5)
 
 
-def test_attributions_find_the_signal_genes(synthetic):
+def test_attributions_find_the_signal_genes(synthetic, trained):
     pytest.importorskip("captum")
-    model = _train(synthetic, epochs=60)
+    model = trained
     bulk_rows = np.flatnonzero(~model.single_cell_mask)
     on_bulk = scssl.tl.drug_response_attributions(
         synthetic, model, cells=bulk_rows, n_steps=32, key_added="ig_bulk"
