@@ -12,14 +12,88 @@ import torch
 from anndata import AnnData
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 
+from scssl.data import GeneProgrammes, as_programmes
 from scssl.module import MaskedAEModule
+from scssl.nn import (
+    GeneProgrammeMasking,
+    IsolatedProgrammeMasking,
+    MaskingStrategy,
+    ProgrammeToTFMasking,
+    RandomMasking,
+)
 
 from ._base import CountsModelMixin, default_max_epochs, validate_plan_kwargs
+from ._query import QueryMappingMixin
 
 logger = logging.getLogger("scssl")
 
+MaskingKind = Literal["random", "gene_programme", "gp_to_gp", "gp_to_tf"]
+MASKING_KINDS = ("random", "gene_programme", "gp_to_gp", "gp_to_tf")
 
-class MaskedAE(CountsModelMixin, UnsupervisedTrainingMixin, BaseModelClass):
+
+def align_model_programmes(
+    adata: AnnData,
+    masking: str,
+    programmes: GeneProgrammes | dict | None,
+    programme_tfs: dict | None,
+) -> GeneProgrammes | None:
+    """Check the masking options and align the programmes to the model's genes.
+
+    Programmes already aligned to exactly these genes are used as they are;
+    otherwise they are aligned with no size filter (``min_genes=1``): filter them
+    yourself with :meth:`GeneProgrammes.align` to choose sizes.
+    """
+    if masking not in MASKING_KINDS:
+        raise ValueError(f"masking must be one of {MASKING_KINDS}, got {masking!r}")
+    if masking == "random":
+        if programmes is not None or programme_tfs is not None:
+            raise ValueError(
+                "programmes were given but masking='random' does not use them; set "
+                "masking='gene_programme', 'gp_to_gp' or 'gp_to_tf'"
+            )
+        return None
+    if programmes is None:
+        raise ValueError(
+            f"masking={masking!r} needs programmes=: a GeneProgrammes (for example "
+            "scssl.data.GeneProgrammes.from_gmt(path)) or a dict name -> genes"
+        )
+    gp = as_programmes(programmes, programme_tfs)
+    if masking == "gp_to_tf" and gp.tfs is None:
+        raise ValueError(
+            "masking='gp_to_tf' needs TF programmes: read them with scssl.data.read_regulons, "
+            "GeneProgrammes.from_gmt(path, tf_from_name=True), or pass programme_tfs="
+        )
+    var_names = adata.var_names.astype(str)
+    if not (gp.is_aligned and gp.var_names.equals(pd.Index(var_names))):
+        gp = gp.align(list(var_names), min_genes=1)
+        dropped = int((~gp.report["kept"]).sum())
+        if dropped:
+            logger.warning(
+                "%d of %d programmes dropped when aligning to the model's genes: %s",
+                dropped,
+                len(gp.report),
+                gp.coverage()["dropped_by_reason"],
+            )
+    if masking != "gp_to_tf" and gp.tfs is not None:
+        # the TF plays no role in these strategies; keep the programme genes only
+        gp = GeneProgrammes(gp.to_dict(), source=gp.source).align(list(var_names), min_genes=1)
+    return gp
+
+
+def build_masking(
+    masking: str, programmes: GeneProgrammes | None, mask_ratio: float, programme_fraction: float
+) -> MaskingStrategy:
+    """The masking strategy named ``masking`` for aligned ``programmes``."""
+    if masking == "random":
+        return RandomMasking(mask_ratio)
+    if masking == "gene_programme":
+        return GeneProgrammeMasking(programmes.membership, programme_fraction)
+    if masking == "gp_to_gp":
+        return IsolatedProgrammeMasking(programmes.membership)
+    return ProgrammeToTFMasking(programmes.membership, programmes.tf_indices())
+
+
+class MaskedAE(QueryMappingMixin, CountsModelMixin, UnsupervisedTrainingMixin, BaseModelClass):
     """Masked autoencoder for single-cell RNA-seq counts.
 
     For every cell and step a random subset of genes is hidden; the model learns
@@ -39,7 +113,22 @@ class MaskedAE(CountsModelMixin, UnsupervisedTrainingMixin, BaseModelClass):
     dropout_rate
         Dropout in the encoder.
     mask_ratio
-        Fraction of genes hidden per cell and step.
+        Fraction of genes hidden per cell and step (``masking="random"``).
+    masking
+        ``"random"`` (default): random genes; ``"gene_programme"``: all genes of a
+        random ``programme_fraction`` of the programmes, per cell, loss on them;
+        ``"gp_to_gp"``: one programme visible per cell, loss on all other genes;
+        ``"gp_to_tf"``: one TF's targets visible per cell, loss on the TF.
+    programmes
+        Gene programmes for the programme strategies: a
+        :class:`~scssl.data.GeneProgrammes` (TF programmes for ``gp_to_tf``) or a
+        dict name -> genes. They are aligned to the genes of ``adata`` (without size
+        filters; use :meth:`~scssl.data.GeneProgrammes.align` to filter) and stored
+        as plain lists, so that ``save``/``load`` rebuild the same masks.
+    programme_tfs
+        ``{programme: TF}`` when ``programmes`` is a dict and ``masking="gp_to_tf"``.
+    programme_fraction
+        Fraction of programmes masked per cell (``masking="gene_programme"``).
     mask_value
         Value written into hidden entries of the log-normalised input.
     loss_on
@@ -59,6 +148,12 @@ class MaskedAE(CountsModelMixin, UnsupervisedTrainingMixin, BaseModelClass):
     >>> model = scssl.model.MaskedAE(adata)
     >>> model.train(max_epochs=5)  # doctest: +SKIP
     >>> adata.obsm["X_scssl_mae"] = model.get_latent_representation()  # doctest: +SKIP
+
+    Gene-programme masking with MSigDB Hallmark sets:
+
+    >>> path = scssl.data.data_dir() / "gene_programs/h.all.v7.0.symbols.gmt"
+    >>> gp = scssl.data.GeneProgrammes.from_gmt(path).align(adata, min_genes=3)
+    >>> model = scssl.model.MaskedAE(adata, masking="gene_programme", programmes=gp)
     """
 
     _module_cls = MaskedAEModule
@@ -75,9 +170,22 @@ class MaskedAE(CountsModelMixin, UnsupervisedTrainingMixin, BaseModelClass):
         loss_on: Literal["masked", "all"] = "masked",
         reconstruction: Literal["mse", "nb"] = "mse",
         encode_covariates: bool = False,
+        masking: MaskingKind = "random",
+        programmes: GeneProgrammes | dict[str, list[str]] | None = None,
+        programme_tfs: dict[str, str] | None = None,
+        programme_fraction: float = 0.2,
         **module_kwargs,
     ):
         super().__init__(adata)
+        if "masking" in module_kwargs:
+            raise TypeError("masking is set by name (masking='gene_programme', ...)")
+        aligned = align_model_programmes(self.adata, masking, programmes, programme_tfs)
+        strategy = build_masking(masking, aligned, mask_ratio, programme_fraction)
+        self.programmes_ = aligned
+        # plain built-in types in the init parameters: save/load rebuild the same masks
+        if aligned is not None:
+            programmes = aligned.to_dict()
+            programme_tfs = dict(aligned.tfs) if aligned.tfs is not None else None
         self.module = self._module_cls(
             n_input=self.summary_stats.n_vars,
             **self._covariate_sizes(),
@@ -90,11 +198,14 @@ class MaskedAE(CountsModelMixin, UnsupervisedTrainingMixin, BaseModelClass):
             loss_on=loss_on,
             reconstruction=reconstruction,
             encode_covariates=encode_covariates,
+            masking=strategy,
             **module_kwargs,
         )
+        detail = f"mask_ratio={mask_ratio}" if aligned is None else f"{len(aligned)} programmes"
         self._model_summary_string = (
             f"MaskedAE: n_latent={n_latent}, n_hidden={n_hidden}, n_layers={n_layers}, "
-            f"mask_ratio={mask_ratio}, loss_on={loss_on!r}, reconstruction={reconstruction!r}"
+            f"masking={masking!r} ({detail}), loss_on={loss_on!r}, "
+            f"reconstruction={reconstruction!r}"
         )
         self.init_params_ = self._get_init_params(locals())
 

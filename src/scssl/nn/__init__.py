@@ -25,11 +25,21 @@ from ._heads import MLPHead
 from ._losses import masked_mean, mse_per_entry, nb_negative_log_likelihood
 from ._masking import MaskDraw, MaskingStrategy, RandomMasking
 from ._networks import DeterministicEncoder, ExpressionDecoder, normalize_counts
+from ._programme_masking import (
+    GeneProgrammeMasking,
+    IsolatedProgrammeMasking,
+    ProgrammeMaskDraw,
+    ProgrammeToTFMasking,
+)
 
 __all__ = [
     "GradientReversal",
     "cluster_consistency_loss",
     "mmd_rbf",
+    "GeneProgrammeMasking",
+    "IsolatedProgrammeMasking",
+    "ProgrammeMaskDraw",
+    "ProgrammeToTFMasking",
     "DeterministicEncoder",
     "ExpressionDecoder",
     "MaskDraw",

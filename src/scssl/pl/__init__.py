@@ -1,5 +1,6 @@
 """Plots."""
 
 from ._embedding import umap
+from ._programmes import programme_ranking
 
-__all__ = ["umap"]
+__all__ = ["programme_ranking", "umap"]

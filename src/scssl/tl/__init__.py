@@ -4,6 +4,7 @@ from ._contrastive import contrastive, mnn_pairs
 from ._drug_response import drug_response_attributions
 from ._masked_ae import masked_ae
 from ._pca import pca_embedding
+from ._programmes import programme_reconstruction, tf_prediction
 
 __all__ = [
     "drug_response_attributions",
@@ -11,4 +12,6 @@ __all__ = [
     "pca_embedding",
     "contrastive",
     "mnn_pairs",
+    "programme_reconstruction",
+    "tf_prediction",
 ]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 from anndata import AnnData
 
-from scssl.data import check_raw_counts, get_matrix
+from scssl.data import GeneProgrammes, check_raw_counts, get_matrix
 
 
 def registration_view(adata: AnnData, layer: str | None, obs_keys: list[str]) -> AnnData:
@@ -20,6 +22,21 @@ def registration_view(adata: AnnData, layer: str | None, obs_keys: list[str]) ->
     )
 
 
+def _is_scalar(value) -> bool:
+    return isinstance(value, int | float | str | bool)
+
+
+def _programme_params(model) -> dict:
+    """Programme names (and TFs) the model trained with, as h5ad-writable arrays."""
+    programmes = getattr(model, "programmes_", None)
+    if programmes is None:
+        return {}
+    params = {"programme_names": np.asarray(programmes.names, dtype=object)}
+    if programmes.tfs is not None:
+        params["programme_tfs"] = np.asarray(list(programmes.tfs.values()), dtype=object)
+    return params
+
+
 def masked_ae(
     adata: AnnData,
     *,
@@ -27,6 +44,8 @@ def masked_ae(
     batch_key: str | None = None,
     key_added: str = "X_scssl_mae",
     copy: bool = False,
+    masking: Literal["random", "gene_programme", "gp_to_gp", "gp_to_tf"] = "random",
+    programmes: GeneProgrammes | dict[str, list[str]] | None = None,
     model_kwargs: dict | None = None,
     return_model: bool = False,
     **train_kwargs,
@@ -46,6 +65,13 @@ def masked_ae(
         ``adata.uns[key_added.removeprefix("X_")]["params"]``.
     copy
         Work on a copy and return it.
+    masking
+        ``"random"``, ``"gene_programme"``, ``"gp_to_gp"`` or ``"gp_to_tf"``
+        (see :class:`~scssl.model.MaskedAE`).
+    programmes
+        Gene programmes for the programme strategies: a
+        :class:`~scssl.data.GeneProgrammes` (TF programmes for ``"gp_to_tf"``) or a
+        dict name -> genes. Their names are recorded in ``.uns``.
     model_kwargs
         Arguments of :class:`~scssl.model.MaskedAE` (``n_latent``, ``mask_ratio``, ...).
     return_model
@@ -64,14 +90,25 @@ def masked_ae(
     >>> adata = scssl.data.pbmc68k_counts()
     >>> scssl.tl.masked_ae(adata, max_epochs=20)  # doctest: +SKIP
     >>> sc.pp.neighbors(adata, use_rep="X_scssl_mae")  # doctest: +SKIP
+
+    Predict TFs from their targets (MSigDB C3 TF-target sets):
+
+    >>> path = scssl.data.data_dir() / "gene_programs/c3.tft.v7.5.1.symbols.gmt"
+    >>> tfs = scssl.data.GeneProgrammes.from_gmt(path, tf_from_name=True).align(adata)
+    >>> scssl.tl.masked_ae(adata, masking="gp_to_tf", programmes=tfs,
+    ...                    key_added="X_gp_to_tf", max_epochs=20)  # doctest: +SKIP
     """
     from scssl.model import MaskedAE
 
+    model_kwargs = dict(model_kwargs or {})
+    for name in ("masking", "programmes"):
+        if name in model_kwargs:
+            raise TypeError(f"pass {name}= directly, not inside model_kwargs")
     if copy:
         adata = adata.copy()
     work = registration_view(adata, layer, [batch_key])
     MaskedAE.setup_anndata(work, batch_key=batch_key)
-    model = MaskedAE(work, **(model_kwargs or {}))
+    model = MaskedAE(work, masking=masking, programmes=programmes, **model_kwargs)
     model.train(**train_kwargs)
     adata.obsm[key_added] = np.asarray(model.get_latent_representation())
     history = model.history.get("train_loss")
@@ -79,8 +116,9 @@ def masked_ae(
         "params": {
             "layer": layer,
             "batch_key": batch_key,
-            **{k: v for k, v in model.init_params_["non_kwargs"].items()},
+            **{k: v for k, v in model.init_params_["non_kwargs"].items() if _is_scalar(v)},
             **model.init_params_["kwargs"].get("module_kwargs", {}),
+            **_programme_params(model),
             **{k: v for k, v in train_kwargs.items() if isinstance(v, int | float | str | bool)},
         },
         "final_train_loss": float(history.iloc[-1, 0]) if history is not None else None,
