@@ -117,13 +117,18 @@ class GeneProgrammeMasking(_ProgrammeStrategy):
             )
         self.programme_fraction = float(programme_fraction)
         self.n_masked = max(1, round(programme_fraction * self.n_programmes))
+        # sparse genes x programmes copy: the per-step union is a sparse-dense product
+        membership_t = self.membership.t().to(torch.float32).to_sparse().coalesce()
+        self.register_buffer("membership_t", membership_t, persistent=False)
 
     def draw(self, x: torch.Tensor) -> ProgrammeMaskDraw:  # noqa: D102
         self._check(x)
         scores = torch.rand(x.shape[0], self.n_programmes, device=x.device)
         chosen = scores.topk(self.n_masked, dim=1).indices
         selected = torch.zeros_like(scores, dtype=torch.bool).scatter_(1, chosen, True)
-        hidden = (selected.to(torch.float32) @ self.membership.to(torch.float32)) > 0
+        # genes x programmes (sparse) @ programmes x cells: counts of drawn programmes per gene
+        counts = torch.sparse.mm(self.membership_t, selected.t().to(self.membership_t.dtype))
+        hidden = counts.t() > 0
         return ProgrammeMaskDraw(hidden=hidden, loss=hidden, programmes=selected)
 
 
