@@ -296,3 +296,21 @@ def test_attributions_find_the_signal_genes(synthetic, trained):
         ],
         atol=1e-4,
     )
+
+
+def test_center_per_domain_removes_gene_offsets():
+    adata = _synthetic(n_bulk=50, n_sc=30)
+    assert np.abs(adata[adata.obs["domain"] == "single_cell"].X.mean(0)).max() > 0.5
+    genes = [f"g{i}" for i in range(40)]
+    rng = np.random.default_rng(1)
+    bulk = ad.AnnData(rng.normal(size=(20, 40)).astype(np.float32))
+    bulk.var_names, bulk.obs_names = genes, [f"l{i}" for i in range(20)]
+    cells = ad.AnnData((rng.normal(size=(15, 40)) + np.arange(40)).astype(np.float32))
+    cells.var_names = genes
+    labels = pd.Series(np.arange(20) % 2, index=bulk.obs_names)
+    centred = build_drug_response_adata(
+        bulk, labels, cells, sc_input="scaled", center_per_domain=True, min_shared_genes=10
+    )
+    for domain in ("bulk", "single_cell"):
+        np.testing.assert_allclose(centred[centred.obs["domain"] == domain].X.mean(0), 0, atol=1e-5)
+    assert centred.uns["drug_response"]["params"]["center_per_domain"]

@@ -308,6 +308,7 @@ def build_drug_response_adata(
     sc_layer: str | None = None,
     sc_input: Literal["counts", "log", "scaled"] = "counts",
     scaling: Literal["sample", "none"] = "sample",
+    center_per_domain: bool = False,
     sc_labels_key: str | None = None,
     genes: list[str] | None = None,
     min_shared_genes: int = 100,
@@ -336,6 +337,10 @@ def build_drug_response_adata(
     scaling
         ``"sample"`` (default): z-score every bulk profile and every cell across the
         shared genes, the same transformation in both domains. ``"none"``: keep values.
+    center_per_domain
+        After scaling, subtract each gene's mean within its own domain (bulk rows and
+        cells separately; no labels involved). This removes the first-order domain shift,
+        for example when the single cells were z-scored per gene but the bulk was not.
     sc_labels_key
         Column of ``single_cell.obs`` with known responses, copied to
         ``obs['true_response']`` for evaluation only (never used in training).
@@ -454,6 +459,8 @@ def build_drug_response_adata(
             raise ValueError(f"the {side} matrix holds NaN or infinite values on the shared genes")
     if scaling == "sample":
         xb, xs = zscore_rows(xb), zscore_rows(xs)
+    if center_per_domain:
+        xb, xs = xb - xb.mean(axis=0), xs - xs.mean(axis=0)
 
     obs_bulk = pd.DataFrame(index=bulk.obs_names.astype(str))
     obs_bulk["domain"] = BULK_DOMAIN
@@ -474,6 +481,7 @@ def build_drug_response_adata(
         "params": {
             "sc_input": sc_input,
             "scaling": scaling,
+            "center_per_domain": bool(center_per_domain),
             "threshold": np.nan if threshold is None else float(threshold),
             "quantile": np.nan if quantile is None else float(quantile),
             "n_labelled_bulk": int(obs_bulk["response"].notna().sum()),
