@@ -1,5 +1,12 @@
 """Evaluation metrics as pure functions of arrays."""
 
+from ._classification import (
+    ClassificationReport,
+    classification_report,
+    confusion_table,
+    macro_f1,
+    per_class_f1,
+)
 from ._knn import (
     KnnTransferResult,
     knn_cross_validation,
@@ -10,6 +17,11 @@ from ._reconstruction import masked_reconstruction_error
 from ._scib import ScibConfig, scib_scores
 
 __all__ = [
+    "ClassificationReport",
+    "classification_report",
+    "confusion_table",
+    "macro_f1",
+    "per_class_f1",
     "KnnTransferResult",
     "knn_cross_validation",
     "knn_label_transfer",

@@ -5,13 +5,15 @@ from ._drug_response import drug_response_attributions
 from ._masked_ae import masked_ae
 from ._pca import pca_embedding
 from ._programmes import programme_reconstruction, tf_prediction
+from ._transfer import transfer_labels
 
 __all__ = [
     "drug_response_attributions",
-    "masked_ae",
-    "pca_embedding",
     "contrastive",
     "mnn_pairs",
     "programme_reconstruction",
     "tf_prediction",
+    "masked_ae",
+    "pca_embedding",
+    "transfer_labels",
 ]
