@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+from anndata import AnnData
 from scvi.model.base import BaseModelClass
 
 
@@ -20,3 +22,30 @@ def setup_method_args(model_cls: type[BaseModelClass], setup_locals: dict[str, A
     ``load_query_data``).
     """
     return model_cls._get_setup_method_args(**setup_locals)
+
+
+def reference_setup(reference_model: BaseModelClass | str) -> tuple[pd.Index, dict]:
+    """Gene names and registry of a reference model (a model or a saved model's folder).
+
+    Wraps scvi-tools' ``_get_loaded_data`` (used by ``ArchesMixin``).
+    """
+    from scvi.model.base._archesmixin import _get_loaded_data
+
+    attr_dict, var_names, _, _ = _get_loaded_data(reference_model, device="cpu")
+    return pd.Index(var_names), attr_dict["registry_"]
+
+
+def pad_and_sort_query(adata: AnnData, reference_var_names: pd.Index, inplace: bool):
+    """Reorder query genes to the reference and add missing genes as zeros.
+
+    Wraps scvi-tools' ``_pad_and_sort_query_anndata`` (the body of
+    ``ArchesMixin.prepare_query_anndata``); its own overlap warning is silenced
+    because scssl reports the overlap itself.
+    """
+    import warnings
+
+    from scvi.model.base._archesmixin import _pad_and_sort_query_anndata
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Query data contains less than")
+        return _pad_and_sort_query_anndata(adata, reference_var_names, inplace)

@@ -1,0 +1,378 @@
+"""scArches-style reference mapping for every scssl self-supervised model.
+
+:class:`QueryMappingMixin` builds on scvi-tools' :class:`~scvi.model.base.ArchesMixin`
+and keeps its semantics (``prepare_query_anndata`` then ``load_query_data``, then a
+short ``train``), adding what scssl users need on top: the gene overlap is
+reported, a low overlap warns and a very low one is refused before anything is
+trained, new batch categories are listed, and query training never moves a
+frozen reference weight (weight decay is switched off for it).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+from scvi import REGISTRY_KEYS
+from scvi.model.base import ArchesMixin, BaseModelClass
+
+from scssl import _compat
+
+logger = logging.getLogger("scssl")
+
+#: below this share of the reference genes present in the query, scssl warns
+WARN_GENE_OVERLAP = 0.8
+#: default floor: below this share of reference genes, mapping is refused
+MIN_GENE_OVERLAP = 0.5
+#: ``.uns`` key where :meth:`QueryMappingMixin.prepare_query_anndata` records the overlap
+UNS_KEY = "scssl_query_genes"
+
+
+@dataclass(frozen=True)
+class GeneOverlap:
+    """How the query's genes cover the reference's.
+
+    Attributes
+    ----------
+    n_reference
+        Genes of the reference model.
+    n_shared
+        Reference genes found in the query.
+    fraction
+        ``n_shared / n_reference``.
+    missing
+        Reference genes absent from the query (filled with zeros).
+    n_extra
+        Query genes unknown to the reference (dropped).
+    """
+
+    n_reference: int
+    n_shared: int
+    fraction: float
+    missing: tuple[str, ...]
+    n_extra: int
+
+    @classmethod
+    def compute(cls, query_var_names: pd.Index, reference_var_names: pd.Index) -> GeneOverlap:
+        """Compare two gene lists.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> GeneOverlap.compute(pd.Index(["a", "c"]), pd.Index(["a", "b"])).fraction
+        0.5
+        """
+        shared = reference_var_names.isin(query_var_names)
+        return cls(
+            n_reference=len(reference_var_names),
+            n_shared=int(shared.sum()),
+            fraction=float(shared.mean()) if len(reference_var_names) else 0.0,
+            missing=tuple(map(str, reference_var_names[~shared])),
+            n_extra=int((~query_var_names.isin(reference_var_names)).sum()),
+        )
+
+    def describe(self) -> str:
+        """One line for logs and error messages."""
+        head = ", ".join(self.missing[:10]) + (", ..." if len(self.missing) > 10 else "")
+        text = (
+            f"{self.n_shared} of {self.n_reference} reference genes "
+            f"({self.fraction:.1%}) are in the query"
+        )
+        if self.missing:
+            text += f"; {len(self.missing)} missing (filled with zeros): {head}"
+        if self.n_extra:
+            text += f"; {self.n_extra} query genes unknown to the reference are dropped"
+        return text
+
+
+def _reference_as_model_or_path(reference_model) -> BaseModelClass | str:
+    if isinstance(reference_model, os.PathLike):
+        return str(reference_model)  # scvi-tools only accepts str paths
+    if isinstance(reference_model, str | BaseModelClass):
+        return reference_model
+    raise TypeError(
+        "reference_model must be a trained model or the folder of a saved model, "
+        f"got {type(reference_model).__name__}"
+    )
+
+
+def _categories(registry: dict, key: str) -> list[str]:
+    field = registry["field_registries"].get(key, {})
+    mapping = field.get("state_registry", {}).get("categorical_mapping")
+    return [] if mapping is None else [str(c) for c in mapping]
+
+
+def _original_key(registry: dict, key: str) -> str | None:
+    field = registry["field_registries"].get(key, {})
+    original = field.get("state_registry", {}).get("original_key")
+    return None if original in (None, f"_scvi_{key}") else original
+
+
+class QueryMappingMixin(ArchesMixin):
+    """Reference mapping (scArches) for scssl models.
+
+    Mix into a model class *before* the scvi-tools training mixin, e.g.
+    ``class MyModel(QueryMappingMixin, CountsModelMixin, UnsupervisedTrainingMixin,
+    BaseModelClass)``, so that :meth:`train` of a query model passes through here.
+
+    Workflow: :meth:`prepare_query_anndata` puts the query's genes in the
+    reference's order (missing genes become zeros, the overlap is reported),
+    :meth:`load_query_data` builds the query model from the reference (new batch
+    categories appended; reference weights frozen except the new covariate
+    parameters), then a short ``train`` fits those parameters. The embedding of
+    the reference cells does not change.
+
+    The encoder adapts to the query's batches only if it sees the batch
+    (``encode_covariates=True``); otherwise query training only fits the decoder
+    and the query embedding is the reference encoder's output.
+
+    Examples
+    --------
+    >>> import scssl
+    >>> ref = scssl.data.pbmc68k_counts()
+    >>> scssl.model.MaskedAE.setup_anndata(ref, layer="counts", batch_key="phase")
+    >>> model = scssl.model.MaskedAE(ref, encode_covariates=True)
+    >>> model.train(max_epochs=2)  # doctest: +SKIP
+    >>> query = ref[:100].copy()  # doctest: +SKIP
+    >>> query.obs["phase"] = "new_batch"  # doctest: +SKIP
+    >>> scssl.model.MaskedAE.prepare_query_anndata(query, model)  # doctest: +SKIP
+    >>> q = scssl.model.MaskedAE.load_query_data(query, model)  # doctest: +SKIP
+    >>> q.train(max_epochs=20)  # doctest: +SKIP
+    >>> query.obsm["X_scssl"] = q.get_latent_representation()  # doctest: +SKIP
+    """
+
+    @classmethod
+    def prepare_query_anndata(
+        cls,
+        adata: AnnData,
+        reference_model: BaseModelClass | str | os.PathLike,
+        return_reference_var_names: bool = False,
+        inplace: bool = True,
+        min_gene_overlap: float = MIN_GENE_OVERLAP,
+    ) -> AnnData | pd.Index | None:
+        """Reorder the query's genes to the reference's and add missing genes as zeros.
+
+        Parameters
+        ----------
+        adata
+            Query AnnData (raw counts, same gene identifiers as the reference).
+        reference_model
+            Trained reference model, or the folder it was saved to.
+        return_reference_var_names
+            Only return the reference's gene names.
+        inplace
+            Change ``adata`` in place (default) or return a new AnnData.
+        min_gene_overlap
+            Refuse (``ValueError``) when fewer than this share of the reference genes
+            are in the query. Below 80% a ``UserWarning`` is raised.
+
+        Returns
+        -------
+        ``None`` (in place), the new AnnData, or the reference gene names. The overlap
+        is logged and recorded in ``.uns["scssl_query_genes"]`` of the prepared data.
+
+        Examples
+        --------
+        >>> scssl.model.MaskedAE.prepare_query_anndata(query, model)  # doctest: +SKIP
+        >>> query.uns["scssl_query_genes"]["fraction"]  # doctest: +SKIP
+        0.97
+        """
+        if not 0.0 < min_gene_overlap <= 1.0:
+            raise ValueError(f"min_gene_overlap must lie in (0, 1], got {min_gene_overlap}")
+        reference_model = _reference_as_model_or_path(reference_model)
+        reference_var_names, _ = _compat.reference_setup(reference_model)
+        if return_reference_var_names:
+            return reference_var_names
+        if adata.var_names.has_duplicates:
+            duplicated = adata.var_names[adata.var_names.duplicated()].unique()[:10].tolist()
+            raise ValueError(
+                f"the query has duplicated gene names ({duplicated}); make them unique "
+                "(adata.var_names_make_unique()) or aggregate them first"
+            )
+        overlap = GeneOverlap.compute(adata.var_names, reference_var_names)
+        if overlap.fraction < min_gene_overlap:
+            raise ValueError(
+                f"too few reference genes in the query to map it: {overlap.describe()}. "
+                f"The floor is min_gene_overlap={min_gene_overlap:.0%}. Check that query and "
+                "reference use the same gene identifiers (symbols vs Ensembl ids, species)."
+            )
+        if overlap.fraction < WARN_GENE_OVERLAP:
+            warnings.warn(
+                f"only {overlap.fraction:.0%} of the reference genes are in the query; "
+                f"the mapping may be poor. {overlap.describe()}",
+                UserWarning,
+                stacklevel=2,
+            )
+        logger.info("prepare_query_anndata: %s", overlap.describe())
+        result = _compat.pad_and_sort_query(adata, reference_var_names, inplace)
+        target = adata if inplace else result
+        record = asdict(overlap)
+        record["missing"] = np.asarray(overlap.missing, dtype=str)
+        target.uns[UNS_KEY] = record
+        return result
+
+    @classmethod
+    def load_query_data(
+        cls,
+        adata: AnnData,
+        reference_model: BaseModelClass | str | os.PathLike,
+        inplace_subset_query_vars: bool = False,
+        accelerator: str = "auto",
+        device: int | str = "auto",
+        unfrozen: bool = False,
+        freeze_dropout: bool = False,
+        freeze_expression: bool = True,
+        freeze_decoder_first_layer: bool = True,
+        freeze_batchnorm_encoder: bool = True,
+        freeze_batchnorm_decoder: bool = False,
+        **kwargs,
+    ):
+        """Build a query model from a reference (scArches), ready for a short ``train``.
+
+        Same semantics as scvi-tools' :meth:`~scvi.model.base.ArchesMixin.load_query_data`:
+        the query is registered with the reference's setup, new batch (and covariate)
+        categories are appended, weights are copied and all reference weights are
+        frozen except the parameters of the covariate inputs (``unfrozen=True`` trains
+        everything). Training a frozen query model uses no weight decay, so frozen
+        weights stay exactly as in the reference.
+
+        Parameters
+        ----------
+        adata
+            Query AnnData with the reference's genes in the reference's order (run
+            :meth:`prepare_query_anndata` first) and the reference's ``.obs`` columns.
+        reference_model
+            Trained reference model of this class, or the folder it was saved to.
+        inplace_subset_query_vars
+            Subset and reorder the query's genes in place (all reference genes must exist).
+        accelerator, device
+            Where the query model lives.
+        unfrozen
+            Train all weights instead of only the new covariate parameters.
+        freeze_dropout
+            Switch dropout off during query training.
+        freeze_expression, freeze_decoder_first_layer
+            scvi-tools' finer freezing options (see :class:`~scvi.model.base.ArchesMixin`).
+        freeze_batchnorm_encoder, freeze_batchnorm_decoder
+            Keep batch-norm statistics and weights of encoder / decoder fixed.
+        **kwargs
+            Further arguments of scvi-tools' ``load_query_data``.
+
+        Returns
+        -------
+        The query model; ``model.query_mapping_`` reports the gene overlap, the new
+        batch categories and whether weights are frozen.
+
+        Raises
+        ------
+        ValueError
+            If the query's genes differ from the reference's (the message names
+            ``prepare_query_anndata``), or a required ``.obs`` column is missing.
+        TypeError
+            If the reference is a model of another class.
+
+        Examples
+        --------
+        >>> q = scssl.model.MaskedAE.load_query_data(query, ref_model)  # doctest: +SKIP
+        >>> q.query_mapping_["new_batches"]  # doctest: +SKIP
+        ['donor4']
+        >>> q.train(max_epochs=20)  # doctest: +SKIP
+        """
+        if adata is None:
+            raise ValueError("load_query_data needs the query AnnData (adata=...)")
+        reference_model = _reference_as_model_or_path(reference_model)
+        if isinstance(reference_model, BaseModelClass) and not isinstance(reference_model, cls):
+            raise TypeError(
+                f"reference_model is a {type(reference_model).__name__}; use "
+                f"{type(reference_model).__name__}.load_query_data instead of "
+                f"{cls.__name__}.load_query_data"
+            )
+        reference_var_names, registry = _compat.reference_setup(reference_model)
+        if not inplace_subset_query_vars and not adata.var_names.equals(reference_var_names):
+            overlap = GeneOverlap.compute(adata.var_names, reference_var_names)
+            raise ValueError(
+                f"the query's genes are not the reference's genes in the reference's order "
+                f"({overlap.describe()}). Run {cls.__name__}.prepare_query_anndata(adata, "
+                "reference_model) first."
+            )
+        setup_args = registry.get("setup_args", {})
+        for argument, key in setup_args.items():
+            keys = [key] if isinstance(key, str) else (key or [])
+            if argument.endswith("_key") or argument.endswith("_keys"):
+                missing = [k for k in keys if k not in adata.obs]
+                if missing:
+                    raise ValueError(
+                        f"the reference was set up with {argument}={key!r}, but the query "
+                        f"has no .obs column {missing}; add it (for labels an unknown "
+                        "placeholder such as 'Unknown' is fine)"
+                    )
+        if setup_args.get("layer") is not None and setup_args["layer"] not in adata.layers:
+            raise ValueError(
+                f"the reference was trained on layer {setup_args['layer']!r}, missing from "
+                "the query's .layers"
+            )
+        model = super().load_query_data(
+            adata,
+            reference_model,
+            inplace_subset_query_vars=inplace_subset_query_vars,
+            accelerator=accelerator,
+            device=device,
+            unfrozen=unfrozen,
+            freeze_dropout=freeze_dropout,
+            freeze_expression=freeze_expression,
+            freeze_decoder_first_layer=freeze_decoder_first_layer,
+            freeze_batchnorm_encoder=freeze_batchnorm_encoder,
+            freeze_batchnorm_decoder=freeze_batchnorm_decoder,
+            **kwargs,
+        )
+        reference_batches = _categories(registry, REGISTRY_KEYS.BATCH_KEY)
+        query_batches = _categories(model.registry, REGISTRY_KEYS.BATCH_KEY)
+        new_batches = [b for b in query_batches if b not in reference_batches]
+        prepared = adata.uns.get(UNS_KEY, {})
+        model.query_mapping_ = {
+            "n_reference_genes": len(reference_var_names),
+            "gene_overlap": float(prepared.get("fraction", 1.0)),
+            "n_missing_genes": len(prepared.get("missing", [])),
+            "new_batches": new_batches,
+            "frozen": not unfrozen,
+        }
+        model._query_frozen = not unfrozen
+        encoder_sees_batch = getattr(model.module, "encode_covariates", True)
+        if not unfrozen and not encoder_sees_batch:
+            logger.warning(
+                "%s: the encoder does not see the batch (encode_covariates=False), so query "
+                "training adapts only the decoder and the query embedding is the frozen "
+                "reference encoder's output; use encode_covariates=True for mapping that "
+                "corrects query batch effects",
+                cls.__name__,
+            )
+        logger.info(
+            "load_query_data: %d new batch categories %s; reference weights %s",
+            len(new_batches),
+            new_batches,
+            "trainable" if unfrozen else "frozen except covariate parameters",
+        )
+        return model
+
+    def train(self, *args, plan_kwargs: dict | None = None, **kwargs):
+        """Train; for a frozen query model weight decay is set to 0 (see :meth:`load_query_data`).
+
+        Adam's weight decay shrinks every optimised tensor, including the frozen
+        reference columns whose gradients the scArches hooks zero; without it those
+        columns stay exactly as in the reference.
+
+        Examples
+        --------
+        >>> query_model.train(max_epochs=20)  # doctest: +SKIP
+        """
+        if getattr(self, "_query_frozen", False):
+            plan_kwargs = dict(plan_kwargs or {})
+            if plan_kwargs.get("weight_decay", 0.0):
+                logger.info("query training: weight_decay set to 0 to keep reference weights")
+            plan_kwargs["weight_decay"] = 0.0
+        return super().train(*args, plan_kwargs=plan_kwargs, **kwargs)
