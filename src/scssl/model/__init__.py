@@ -1,13 +1,17 @@
 """User-facing scssl models (scvi-tools ``BaseModelClass`` subclasses)."""
 
+from ._classifier import CellTypeClassifier
 from ._contrastive import Contrastive
 from ._drug_response import DrugResponseTransfer
 from ._masked_ae import MaskedAE
 from ._masked_contrastive import MaskedContrastive
+from ._query import QueryMappingMixin
 
 __all__ = [
     "DrugResponseTransfer",
-    "MaskedAE",
+    "CellTypeClassifier",
     "Contrastive",
+    "MaskedAE",
     "MaskedContrastive",
+    "QueryMappingMixin",
 ]

@@ -1,5 +1,6 @@
 """Torch modules (``BaseModuleClass`` subclasses); no AnnData in here."""
 
+from ._classifier import ClassifierModule
 from ._contrastive import ContrastiveModule
 from ._drug_response import DrugResponseModule
 from ._masked_ae import MaskedAEModule
@@ -7,7 +8,8 @@ from ._masked_contrastive import MaskedContrastiveModule
 
 __all__ = [
     "DrugResponseModule",
-    "MaskedAEModule",
+    "ClassifierModule",
     "ContrastiveModule",
+    "MaskedAEModule",
     "MaskedContrastiveModule",
 ]

@@ -1,0 +1,507 @@
+"""CellTypeClassifier: fine-tune (or linearly probe) a pretrained scssl encoder on labels."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import torch
+from anndata import AnnData
+from scvi import REGISTRY_KEYS
+from scvi.data import AnnDataManager
+from scvi.data.fields import LabelsWithUnlabeledObsField
+from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
+from scvi.train import TrainingPlan
+
+from scssl import _compat
+from scssl.data import check_raw_counts
+from scssl.module import ClassifierModule
+from scssl.nn import DeterministicEncoder
+
+from ._base import CountsModelMixin, _check_obs_keys, count_fields, validate_plan_kwargs
+
+logger = logging.getLogger("scssl")
+
+
+class _FineTuningPlan(TrainingPlan):
+    """scvi's training plan with a smaller learning rate for the encoder than for the head."""
+
+    def __init__(self, module, *, encoder_lr_ratio: float = 0.1, **kwargs):
+        super().__init__(module, **kwargs)
+        self.encoder_lr_ratio = encoder_lr_ratio
+
+    def configure_optimizers(self):  # noqa: D102
+        head, encoder = [], []
+        for name, parameter in self.module.named_parameters():
+            if parameter.requires_grad:
+                (encoder if name.startswith("z_encoder.") else head).append(parameter)
+        groups = [{"params": head, "lr": self.lr}]
+        if encoder:
+            groups.append({"params": encoder, "lr": self.lr * self.encoder_lr_ratio})
+        optimizer = torch.optim.Adam(groups, eps=self.eps, weight_decay=self.weight_decay)
+        return {"optimizer": optimizer}
+
+
+def encoder_config(ssl_model: BaseModelClass) -> dict:
+    """Architecture of a pretrained scssl model's encoder, as :class:`ClassifierModule` arguments.
+
+    Works for every scssl model whose module has a :class:`~scssl.nn.DeterministicEncoder`
+    named ``z_encoder`` and a ``target_sum`` (the shared SSL module contract).
+
+    Examples
+    --------
+    >>> encoder_config(model)["n_latent"]  # doctest: +SKIP
+    32
+    """
+    module = getattr(ssl_model, "module", None)
+    encoder = getattr(module, "z_encoder", None)
+    if not isinstance(encoder, DeterministicEncoder):
+        raise TypeError(
+            f"{type(ssl_model).__name__} has no scssl DeterministicEncoder `module.z_encoder`; "
+            "from_pretrained needs a trained scssl self-supervised model"
+        )
+    layers = encoder.encoder.fc_layers
+    linears = [m for m in layers.modules() if isinstance(m, torch.nn.Linear)]
+    dropouts = [m for m in layers.modules() if isinstance(m, torch.nn.Dropout)]
+    return {
+        "n_latent": encoder.output.out_features,
+        "n_hidden": encoder.output.in_features,
+        "n_layers": len(layers),
+        "dropout_rate": float(dropouts[0].p) if dropouts else 0.0,
+        "use_batch_norm": any(isinstance(m, torch.nn.BatchNorm1d) for m in layers.modules()),
+        "use_layer_norm": any(isinstance(m, torch.nn.LayerNorm) for m in layers.modules()),
+        "encode_covariates": bool(getattr(module, "encode_covariates", False)),
+        "target_sum": float(module.target_sum),
+        "_n_in_first": linears[0].in_features,
+    }
+
+
+def balanced_class_weights(counts: np.ndarray) -> list[float]:
+    """``n_cells / (n_present_classes * count)`` per class (0 for classes without cells).
+
+    Examples
+    --------
+    >>> balanced_class_weights(np.array([30, 10, 0]))
+    [0.666667, 2.0, 0.0]
+    """
+    counts = np.asarray(counts, dtype=float)
+    present = counts > 0
+    weights = np.zeros_like(counts)
+    weights[present] = counts.sum() / (present.sum() * counts[present])
+    return weights.round(6).tolist()
+
+
+class CellTypeClassifier(CountsModelMixin, UnsupervisedTrainingMixin, BaseModelClass):
+    """Cell-type classifier on raw counts, usually built on a pretrained scssl encoder.
+
+    Create it with :meth:`from_pretrained` (linear probing with
+    ``freeze_encoder=True``, full fine-tuning with ``False``, where the encoder learns
+    at ``encoder_lr_ratio`` times the head's rate), or with the constructor for the
+    same classifier trained from scratch. Cells labelled ``unlabeled_category`` are
+    ignored in training; classes are weighted by inverse frequency by default.
+
+    Parameters
+    ----------
+    adata
+        AnnData registered with :meth:`setup_anndata`.
+    n_latent, n_hidden, n_layers, dropout_rate, use_batch_norm, use_layer_norm
+        Encoder architecture.
+    encode_covariates
+        Feed batch and categorical covariates to the encoder.
+    target_sum
+        Library size of the normalisation.
+    n_hidden_head
+        ``0`` (default): linear head; otherwise one hidden layer of this width.
+    head_dropout
+        Dropout before the head's output layer.
+    freeze_encoder
+        Train the head only (linear probing).
+    class_weight
+        ``"balanced"`` (inverse class frequency among labelled cells) or ``None``.
+
+    Examples
+    --------
+    >>> import scssl
+    >>> adata = scssl.data.pbmc68k_counts()
+    >>> scssl.model.MaskedAE.setup_anndata(adata, layer="counts")
+    >>> ssl = scssl.model.MaskedAE(adata)
+    >>> ssl.train(max_epochs=20)  # doctest: +SKIP
+    >>> clf = scssl.model.CellTypeClassifier.from_pretrained(
+    ...     ssl, adata, labels_key="bulk_labels", unlabeled_category="Unknown"
+    ... )  # doctest: +SKIP
+    >>> clf.train(max_epochs=30)  # doctest: +SKIP
+    >>> adata.obs["predicted"] = clf.predict()  # doctest: +SKIP
+    """
+
+    _module_cls = ClassifierModule
+    _training_plan_cls = _FineTuningPlan
+
+    def __init__(
+        self,
+        adata: AnnData,
+        n_latent: int = 32,
+        n_hidden: int = 256,
+        n_layers: int = 2,
+        dropout_rate: float = 0.1,
+        use_batch_norm: bool = False,
+        use_layer_norm: bool = True,
+        encode_covariates: bool = False,
+        target_sum: float = 1e4,
+        n_hidden_head: int = 0,
+        head_dropout: float = 0.1,
+        freeze_encoder: bool = False,
+        class_weight: Literal["balanced"] | None = "balanced",
+    ):
+        super().__init__(adata)
+        if class_weight not in ("balanced", None):
+            raise ValueError(f"class_weight must be 'balanced' or None, got {class_weight!r}")
+        labels_state = self.adata_manager.get_state_registry(REGISTRY_KEYS.LABELS_KEY)
+        self.unlabeled_category_ = labels_state.unlabeled_category
+        mapping = list(labels_state.categorical_mapping)
+        classes = [c for c in mapping if c != self.unlabeled_category_]
+        if len(classes) < 2:
+            raise ValueError(
+                f"{len(classes)} labelled class(es) in adata.obs[{labels_state.original_key!r}] "
+                "(besides the unlabelled category); a classifier needs at least two"
+            )
+        self.classes_ = np.asarray(classes, dtype=object)
+        codes = self.adata_manager.get_from_registry(REGISTRY_KEYS.LABELS_KEY).ravel()
+        counts = np.bincount(codes[codes < len(classes)].astype(int), minlength=len(classes))
+        if counts.sum() == 0:
+            raise ValueError(
+                "no labelled cells: every label equals the unlabeled_category "
+                f"{self.unlabeled_category_!r}"
+            )
+        weights = balanced_class_weights(counts) if class_weight == "balanced" else None
+        self.module = self._module_cls(
+            n_input=self.summary_stats.n_vars,
+            n_labels=len(classes),
+            **self._covariate_sizes(),
+            n_latent=n_latent,
+            n_hidden=n_hidden,
+            n_layers=n_layers,
+            dropout_rate=dropout_rate,
+            use_batch_norm=use_batch_norm,
+            use_layer_norm=use_layer_norm,
+            encode_covariates=encode_covariates,
+            target_sum=target_sum,
+            n_hidden_head=n_hidden_head,
+            head_dropout=head_dropout,
+            freeze_encoder=freeze_encoder,
+            class_weights=weights,
+        )
+        self._model_summary_string = (
+            f"CellTypeClassifier: {len(classes)} classes, {int(counts.sum())} labelled cells, "
+            f"n_latent={n_latent}, freeze_encoder={freeze_encoder}, head="
+            f"{'linear' if n_hidden_head == 0 else f'MLP({n_hidden_head})'}"
+        )
+        self.init_params_ = self._get_init_params(locals())
+
+    @classmethod
+    def setup_anndata(
+        cls,
+        adata: AnnData,
+        labels_key: str,
+        unlabeled_category: str = "Unknown",
+        layer: str | None = None,
+        batch_key: str | None = None,
+        categorical_covariate_keys: list[str] | None = None,
+        continuous_covariate_keys: list[str] | None = None,
+        **kwargs,
+    ) -> None:
+        """Register raw counts and labels; cells labelled ``unlabeled_category`` are ignored.
+
+        Parameters
+        ----------
+        adata
+            AnnData with raw counts in ``X`` or ``layer``.
+        labels_key
+            Column of ``adata.obs`` with the labels (no missing values: write
+            ``unlabeled_category`` for cells without a label).
+        unlabeled_category
+            Label of cells without a label.
+        layer, batch_key, categorical_covariate_keys, continuous_covariate_keys
+            As in :meth:`scssl.model.MaskedAE.setup_anndata`.
+        **kwargs
+            Passed to scvi-tools' field registration.
+
+        Examples
+        --------
+        >>> adata.obs["label"] = adata.obs["bulk_labels"].astype(str)  # doctest: +SKIP
+        >>> adata.obs.loc[adata.obs_names[::2], "label"] = "Unknown"  # doctest: +SKIP
+        >>> CellTypeClassifier.setup_anndata(
+        ...     adata, labels_key="label", layer="counts"
+        ... )  # doctest: +SKIP
+        """
+        _check_obs_keys(
+            adata,
+            {
+                "labels_key": labels_key,
+                "batch_key": batch_key,
+                "categorical_covariate_keys": categorical_covariate_keys,
+                "continuous_covariate_keys": continuous_covariate_keys,
+            },
+        )
+        if adata.obs[labels_key].isna().any():
+            n_missing = int(adata.obs[labels_key].isna().sum())
+            raise ValueError(
+                f"adata.obs[{labels_key!r}] has {n_missing} missing values; write "
+                f"{unlabeled_category!r} (the unlabeled_category) for cells without a label"
+            )
+        check_raw_counts(adata, layer)
+        setup_method_args = _compat.setup_method_args(cls, locals())
+        fields = count_fields(
+            layer, batch_key, None, categorical_covariate_keys, continuous_covariate_keys
+        )
+        fields[2] = LabelsWithUnlabeledObsField(
+            REGISTRY_KEYS.LABELS_KEY, labels_key, unlabeled_category
+        )
+        adata_manager = AnnDataManager(fields=fields, setup_method_args=setup_method_args)
+        adata_manager.register_fields(adata, **kwargs)
+        cls.register_manager(adata_manager)
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        ssl_model: BaseModelClass,
+        adata: AnnData,
+        labels_key: str,
+        unlabeled_category: str = "Unknown",
+        freeze_encoder: bool = False,
+        load_weights: bool = True,
+        n_hidden_head: int = 0,
+        head_dropout: float = 0.1,
+        class_weight: Literal["balanced"] | None = "balanced",
+    ) -> CellTypeClassifier:
+        """Build a classifier on the encoder of a trained scssl self-supervised model.
+
+        The AnnData is registered with the SSL model's layer and covariates plus
+        ``labels_key``; genes must be the model's genes in its order.
+
+        Parameters
+        ----------
+        ssl_model
+            Trained scssl model (``MaskedAE``, a contrastive model, or a query model
+            from ``load_query_data``).
+        adata
+            Cells to train on (labelled ones) and to predict.
+        labels_key
+            Column of ``adata.obs`` with the labels.
+        unlabeled_category
+            Label of cells without a label; they are ignored in training.
+        freeze_encoder
+            ``True``: linear probing (only the head learns); ``False``: full fine-tuning
+            (the encoder learns at ``encoder_lr_ratio`` times the head's rate, see :meth:`train`).
+        load_weights
+            ``False`` keeps the architecture but not the weights: the same classifier
+            trained from scratch, the control for the value of pretraining.
+        n_hidden_head, head_dropout, class_weight
+            As in the constructor.
+
+        Examples
+        --------
+        >>> clf = scssl.model.CellTypeClassifier.from_pretrained(
+        ...     ssl, adata, labels_key="cell_type", unlabeled_category="Unknown",
+        ...     freeze_encoder=True,
+        ... )  # doctest: +SKIP
+        >>> clf.train(max_epochs=50)  # doctest: +SKIP
+        """
+        config = encoder_config(ssl_model)
+        n_in_first = config.pop("_n_in_first")
+        if not ssl_model.is_trained:
+            logger.warning("from_pretrained: %s has not been trained", type(ssl_model).__name__)
+        ssl_genes = pd.Index(
+            ssl_model.adata_manager.registry["field_registries"]["X"]["state_registry"].get(
+                "column_names", []
+            )
+        )
+        if len(ssl_genes) and not adata.var_names.equals(ssl_genes):
+            shared = int(ssl_genes.isin(adata.var_names).sum())
+            raise ValueError(
+                f"adata's genes differ from the pretrained model's ({shared} of "
+                f"{len(ssl_genes)} shared, or a different order); subset and order them as "
+                "the model's (adata[:, model.adata.var_names]) or use "
+                "prepare_query_anndata"
+            )
+        setup_args = dict(ssl_model.adata_manager.registry.get("setup_args", {}))
+        cls.setup_anndata(
+            adata,
+            labels_key=labels_key,
+            unlabeled_category=unlabeled_category,
+            layer=setup_args.get("layer"),
+            batch_key=setup_args.get("batch_key"),
+            categorical_covariate_keys=setup_args.get("categorical_covariate_keys"),
+            continuous_covariate_keys=setup_args.get("continuous_covariate_keys"),
+        )
+        model = cls(
+            adata,
+            **config,
+            n_hidden_head=n_hidden_head,
+            head_dropout=head_dropout,
+            freeze_encoder=freeze_encoder,
+            class_weight=class_weight,
+        )
+        if config["encode_covariates"]:
+            for key in (REGISTRY_KEYS.BATCH_KEY, REGISTRY_KEYS.CAT_COVS_KEY):
+                if key not in ssl_model.adata_manager.data_registry:
+                    continue
+                ours = model.adata_manager.get_state_registry(key)
+                theirs = ssl_model.adata_manager.get_state_registry(key)
+                mine_map = ours.get("categorical_mapping", ours.get("mappings"))
+                their_map = theirs.get("categorical_mapping", theirs.get("mappings"))
+                if str(mine_map) != str(their_map):
+                    raise ValueError(
+                        f"the encoder sees the {key} covariate, but adata's categories "
+                        f"({mine_map}) differ from the pretrained model's ({their_map}); give "
+                        "the column the model's categories in the model's order, e.g. "
+                        "adata.obs[key] = pd.Categorical(adata.obs[key], categories=...)"
+                    )
+        first = next(m for m in model.module.z_encoder.modules() if isinstance(m, torch.nn.Linear))
+        if first.in_features != n_in_first:
+            raise ValueError(
+                f"encoder input width differs ({first.in_features} vs {n_in_first}): the "
+                "covariates of adata do not match the pretrained model's"
+            )
+        if load_weights:
+            state = ssl_model.module.z_encoder.state_dict()
+            model.module.z_encoder.load_state_dict({k: v.clone() for k, v in state.items()})
+        model.module.set_encoder_frozen(freeze_encoder)
+        model.pretrained_from_ = type(ssl_model).__name__ if load_weights else None
+        return model
+
+    def train(
+        self,
+        max_epochs: int | None = None,
+        lr: float = 5e-3,
+        encoder_lr_ratio: float = 0.1,
+        weight_decay: float = 1e-4,
+        batch_size: int = 128,
+        validation_fraction: float = 0.1,
+        early_stopping: bool = False,
+        early_stopping_patience: int = 10,
+        accelerator: str = "auto",
+        devices: int | list[int] | str = "auto",
+        seed: int = 0,
+        plan_kwargs: dict | None = None,
+        **trainer_kwargs,
+    ):
+        """Train on the labelled cells only (unlabelled cells are never loaded).
+
+        Parameters
+        ----------
+        max_epochs
+            Passes over the labelled training cells; ``None`` gives about 400 optimisation
+            steps (between 20 and 400 epochs), enough for small label sets.
+        lr
+            Learning rate of the head.
+        encoder_lr_ratio
+            Encoder learning rate as a share of ``lr`` (fine-tuning only).
+        weight_decay
+            Adam weight decay.
+        batch_size
+            Minibatch size.
+        validation_fraction
+            Share of labelled cells held out for ``validation_loss`` / ``accuracy_validation``
+            (0: none).
+        early_stopping, early_stopping_patience
+            Stop when ``validation_loss`` stops improving.
+        accelerator, devices
+            Lightning hardware settings.
+        seed
+            Seed of the train / validation split of the labelled cells.
+        plan_kwargs
+            Further :class:`scvi.train.TrainingPlan` arguments.
+        **trainer_kwargs
+            Further :class:`scvi.train.Trainer` arguments.
+
+        Examples
+        --------
+        >>> clf.train(max_epochs=50, encoder_lr_ratio=0.1)  # doctest: +SKIP
+        >>> clf.history["accuracy_train"].tail(1)  # doctest: +SKIP
+        """
+        if not 0.0 <= validation_fraction < 1.0:
+            raise ValueError(f"validation_fraction must lie in [0, 1), got {validation_fraction}")
+        if encoder_lr_ratio < 0:
+            raise ValueError(f"encoder_lr_ratio must be >= 0, got {encoder_lr_ratio}")
+        plan_kwargs = {
+            "lr": lr,
+            "weight_decay": weight_decay,
+            "encoder_lr_ratio": encoder_lr_ratio,
+            **(plan_kwargs or {}),
+        }
+        extra = {k: v for k, v in plan_kwargs.items() if k != "encoder_lr_ratio"}
+        validate_plan_kwargs(extra, self.module)
+        codes = self.adata_manager.get_from_registry(REGISTRY_KEYS.LABELS_KEY).ravel()
+        labelled = np.flatnonzero(codes < len(self.classes_))
+        unlabelled = np.flatnonzero(codes >= len(self.classes_))
+        rng = np.random.default_rng(seed)
+        order = rng.permutation(labelled)
+        n_val = int(round(validation_fraction * len(order)))
+        if len(order) - n_val < 2:
+            raise ValueError(f"too few labelled cells to train ({len(labelled)})")
+        train_idx, val_idx = np.sort(order[n_val:]), np.sort(order[:n_val])
+        if max_epochs is None:
+            steps_per_epoch = max(1, int(np.ceil(len(train_idx) / batch_size)))
+            max_epochs = int(np.clip(round(400 / steps_per_epoch), 20, 400))
+        if early_stopping:
+            if n_val == 0:
+                raise ValueError("early_stopping needs validation_fraction > 0")
+            trainer_kwargs.setdefault("early_stopping_monitor", "validation_loss")
+            trainer_kwargs.setdefault("early_stopping_patience", early_stopping_patience)
+        if n_val:
+            trainer_kwargs.setdefault("check_val_every_n_epoch", 1)
+        return super().train(
+            max_epochs=max_epochs,
+            accelerator=accelerator,
+            devices=devices,
+            batch_size=batch_size,
+            early_stopping=early_stopping,
+            datasplitter_kwargs={"external_indexing": [train_idx, val_idx, unlabelled]},
+            plan_kwargs=plan_kwargs,
+            **trainer_kwargs,
+        )
+
+    @torch.inference_mode()
+    def predict(
+        self,
+        adata: AnnData | None = None,
+        indices: Sequence[int] | None = None,
+        soft: bool = False,
+        batch_size: int | None = None,
+    ) -> np.ndarray | pd.DataFrame:
+        """Predicted cell type per cell, or class probabilities with ``soft=True``.
+
+        Parameters
+        ----------
+        adata
+            Cells to classify (set up like the training data; labels may be any
+            placeholder such as the unlabelled category); ``None`` uses the training data.
+        indices
+            Cells to classify; ``None`` classifies all.
+        soft
+            Return a cells x classes DataFrame of probabilities.
+        batch_size
+            Minibatch size for inference.
+
+        Examples
+        --------
+        >>> labels = clf.predict(adata_query)  # doctest: +SKIP
+        >>> confidence = clf.predict(adata_query, soft=True).max(axis=1)  # doctest: +SKIP
+        """
+        self._check_if_trained(warn=True)
+        module = self.module
+
+        def probabilities(tensors):
+            inference_outputs = module.inference(**module._get_inference_input(tensors))
+            logits = module.generative(inference_outputs["z"])["logits"]
+            return torch.softmax(logits, dim=-1)
+
+        probs = self._map_cells(probabilities, adata, indices, batch_size)
+        if not soft:
+            return self.classes_[probs.argmax(axis=1)].astype(str)
+        adata = self._validate_anndata(adata)
+        obs_names = adata.obs_names if indices is None else adata.obs_names[np.asarray(indices)]
+        return pd.DataFrame(probs, index=obs_names, columns=self.classes_.astype(str))
