@@ -68,6 +68,7 @@ DEFAULT_METHODS = [
     "DrugResponseTransfer, no MMD",
 ]
 OUT = RESULTS / "drug_response.md"
+NOTES_HEADING = "## Notes and shipped configuration"
 RAW = RESULTS / "drug_response_raw.csv"
 
 
@@ -203,7 +204,12 @@ def write(raw: pd.DataFrame, infos: dict, elapsed: float, done: bool) -> None:
             "no validation split; torch threads fixed to 1.",
         ),
     ]
+    notes = ""
+    if OUT.exists() and NOTES_HEADING in OUT.read_text():
+        notes = OUT.read_text().split(NOTES_HEADING, 1)[1]
     write_markdown(OUT, "Drug response transfer: GDSC bulk -> single cells", sections)
+    if notes:  # hand-written interpretation, kept across reruns (review it after one)
+        OUT.write_text(OUT.read_text() + NOTES_HEADING + notes)
     raw.to_csv(RAW, index=False)
 
 

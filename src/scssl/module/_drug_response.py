@@ -63,7 +63,8 @@ class DrugResponseModule(BaseModuleClass):
     input_dropout
         Share of genes set to 0 per row in training.
     reconstruction_weight, mmd_weight, cluster_weight
-        Loss weights.
+        Loss weights (``mmd_weight`` 0 by default: see
+        :class:`~scssl.model.DrugResponseTransfer` for why).
     pos_weight
         Weight of the sensitive class in the BCE (typically ``n_resistant / n_sensitive``).
     """
@@ -80,7 +81,7 @@ class DrugResponseModule(BaseModuleClass):
         input_noise: float = 0.5,
         input_dropout: float = 0.2,
         reconstruction_weight: float = 1.0,
-        mmd_weight: float = 1.0,
+        mmd_weight: float = 0.0,
         cluster_weight: float = 0.1,
         pos_weight: float = 1.0,
     ):
