@@ -4,9 +4,13 @@ Datasets (2000 batch-aware HVGs, raw counts): Baron pancreas (4 donors,
 ``cell_type1``) and pbmc_3tech (3 10x chemistries, ``cell_type``). Methods:
 PCA (50 PCs), scVI (n_latent 10, batch covariate), MaskedAE (defaults, batch in
 the decoder), the four joint-embedding objectives of ``scssl.model.Contrastive``
-(defaults: no batch covariate in the encoder), and the MaskedContrastive hybrid
-(defaults: VICReg term with weight 0.1). Seeds 0, 1, 2; every model is trained in the same
-run, on the same cells and genes, with minibatches of 128 cells.
+(defaults: no batch covariate in the encoder), SimCLR and VICReg with the
+batch-aware positive pair (for half of the cells the second view is a mutual
+nearest neighbour from another batch: ``mnn_prob=0.5``, partners from
+``scssl.tl.mnn_pairs`` with its defaults, 30 PCs, k=20), and the
+MaskedContrastive hybrid (defaults: VICReg term with weight 0.1). Seeds 0, 1,
+2; every model is trained in the same run, on the same cells and genes, with
+minibatches of 128 cells.
 
 Scores: leave-one-batch-out kNN (k=15) macro-F1 and accuracy (each batch in turn
 is the query, the others the reference; mean over batches); scib-metrics
@@ -48,6 +52,8 @@ not use the models' defaults. Its Baron seed-0 kNN macro-F1: PCA 0.797, scVI
 MaskedContrastive 0.707. A separate check of SimCLR without the covariate on the
 same split gave 0.744, which led to this run using the defaults (no covariate)."""
 CONTRASTIVE = ["SimCLR", "BYOL", "Barlow Twins", "VICReg"]
+MNN_VARIANTS = ["SimCLR", "VICReg"]
+MNN_KEY = "scssl_mnn_partner"
 METHOD_KEYS = {
     "SimCLR": "simclr",
     "BYOL": "byol",
@@ -62,14 +68,22 @@ DATASETS: dict[str, tuple[Callable[[], AnnData], str, str]] = {
 
 
 def ssl_embedding(
-    model_cls, adata: AnnData, batch_key: str, seed: int, epochs: int, **model_kwargs
+    model_cls,
+    adata: AnnData,
+    batch_key: str,
+    seed: int,
+    epochs: int,
+    mnn_key: str | None = None,
+    **model_kwargs,
 ) -> Timed:
     """Train an scssl model on the counts and return its timed embedding."""
 
     def run():
         scvi.settings.seed = seed
-        work = AnnData(X=adata.layers["counts"], obs=adata.obs[[batch_key]].copy())
-        model_cls.setup_anndata(work, batch_key=batch_key)
+        keys = [batch_key] + ([mnn_key] if mnn_key else [])
+        work = AnnData(X=adata.layers["counts"], obs=adata.obs[keys].copy())
+        setup = {"mnn_key": mnn_key} if mnn_key else {}
+        model_cls.setup_anndata(work, batch_key=batch_key, **setup)
         model = model_cls(work, **model_kwargs)
         model.train(max_epochs=epochs, batch_size=BATCH_SIZE, enable_progress_bar=False)
         return model.get_latent_representation(), epochs
@@ -91,6 +105,17 @@ def runners(adata: AnnData, batch_key: str, seed: int) -> dict[str, Callable[[],
             seed,
             SSL_EPOCHS,
             method=key,
+        )
+    for name in MNN_VARIANTS:
+        out[f"{name} + MNN"] = lambda key=METHOD_KEYS[name]: ssl_embedding(
+            scssl.model.Contrastive,
+            adata,
+            batch_key,
+            seed,
+            SSL_EPOCHS,
+            mnn_key=MNN_KEY,
+            method=key,
+            mnn_prob=0.5,
         )
     out["MaskedContrastive"] = lambda: ssl_embedding(
         scssl.model.MaskedContrastive, adata, batch_key, seed, SSL_EPOCHS
@@ -124,14 +149,19 @@ def summarise(rows: list[dict]) -> list[tuple[str, pd.DataFrame | str]]:
             }
         )
         sections.append((dataset, summary))
-        contrastive = part[part.method.isin(CONTRASTIVE)]
+        names = CONTRASTIVE + [f"{n} + MNN" for n in MNN_VARIANTS]
+        contrastive = part[part.method.isin(names)]
         if not contrastive.empty and not np.isnan(scvi_f1):
             best = contrastive.groupby("method").macro_f1.mean()
             name, value = best.idxmax(), best.max()
-            verdict = "beats" if value > scvi_f1 else "does not beat"
+            # a difference below 0.005 macro-F1 is within seed noise here: call it level
+            if abs(value - scvi_f1) < 0.005:
+                verdict = "is level with (difference below 0.005)"
+            else:
+                verdict = "beats" if value > scvi_f1 else "does not beat"
             summary_lines.append(
-                f"- {dataset}: best contrastive method {name} (macro-F1 {value:.3f}) "
-                f"{verdict} scVI ({scvi_f1:.3f}); ratio {value / scvi_f1:.3f}."
+                f"- {dataset}: best contrastive method {name} (macro-F1 {value:.4f}) "
+                f"{verdict} scVI ({scvi_f1:.4f}); ratio {value / scvi_f1:.3f}."
             )
     detail_cols = [
         "dataset",
@@ -178,6 +208,8 @@ def main() -> None:
         name: (load(), batch_key, labels_key)
         for name, (load, batch_key, labels_key) in DATASETS.items()
     }
+    for adata, batch_key, _ in data.values():
+        scssl.tl.mnn_pairs(adata, batch_key=batch_key, layer="counts", key_added=MNN_KEY)
     rows: list[dict] = []
     for seed in SEEDS:
         for dataset, (adata, batch_key, labels_key) in data.items():
