@@ -2,9 +2,10 @@
 
 Run on data *not* used by the benchmarks that report MaskedAE against its peers
 (Baron pancreas, pbmc_3tech), so the defaults are not tuned on the test sets:
-- mouse pancreas endocrinogenesis (3696 cells x 2000 genes, 8 stages, one batch);
+- mouse pancreas endocrinogenesis (a fixed random 1800 of its 3696 cells x 2000 genes,
+  8 stages, one batch);
 - scanpy's pbmc68k_reduced counts (700 cells x 765 genes, 10 types).
-Score: 5-fold cross-validated kNN (k=15) macro-F1 on the embedding; 2 seeds.
+Score: 5-fold cross-validated kNN (k=15) macro-F1 on the embedding; 1 seed.
 One factor at a time around a base configuration.
 
     .venv/bin/python benchmarks/masked_ae_ablation.py
@@ -35,23 +36,24 @@ VARIANTS = [
     ("n_latent=16", {"n_latent": 16}),
     ("n_latent=64", {"n_latent": 64}),
     ("n_hidden=128", {"n_hidden": 128}),
-    ("n_hidden=512", {"n_hidden": 512}),
     ("n_layers=1", {"n_layers": 1}),
-    ("n_layers=3", {"n_layers": 3}),
     ("mask_ratio=0.25", {"mask_ratio": 0.25}),
     ("mask_ratio=0.75", {"mask_ratio": 0.75}),
     ("loss_on=all", {"loss_on": "all"}),
     ("reconstruction=nb", {"reconstruction": "nb"}),
 ]
 EPOCH_VARIANTS = [50, 100, 200]
-SEEDS = [0, 1]
+SEEDS = [0]  # one seed: the machine is shared; seed-to-seed sd was 0.001-0.01 in trials
 
 
 def datasets() -> dict[str, tuple[ad.AnnData, str]]:
     pancreas = ad.read_h5ad(
         scssl.data.data_dir() / "scrna" / "mouse_pancreas_endocrinogenesis.h5ad"
     )
-    pancreas = ad.AnnData(X=pancreas.X.astype(np.float32), obs=pancreas.obs[["cell_type_inferred"]])
+    cells = np.sort(np.random.default_rng(0).choice(pancreas.n_obs, 1800, replace=False))
+    pancreas = ad.AnnData(
+        X=pancreas.X[cells].astype(np.float32), obs=pancreas.obs[["cell_type_inferred"]].iloc[cells]
+    )
     pbmc = scssl.data.pbmc68k_counts()
     return {
         "mouse_pancreas": (pancreas, "cell_type_inferred"),
@@ -87,7 +89,6 @@ def main() -> None:
                 "dataset": name,
                 "variant": "PCA (50 PCs)",
                 "macro_f1": np.mean(pca_scores),
-                "sd": np.std(pca_scores),
                 "seconds": 0.0,
             }
         )
@@ -102,7 +103,6 @@ def main() -> None:
                     "dataset": name,
                     "variant": variant,
                     "macro_f1": np.mean(f1s),
-                    "sd": np.std(f1s),
                     "seconds": np.mean(secs),
                 }
             )
@@ -116,7 +116,7 @@ def main() -> None:
         "MaskedAE default ablation",
         [
             ("Protocol", __doc__.split("\n\n    ")[0]),
-            ("5-fold kNN macro-F1 (mean of 2 seeds), one factor at a time", wide),
+            ("5-fold kNN macro-F1 (seed 0), one factor at a time", wide),
             ("All runs", table.set_index(["dataset", "variant"])),
         ],
     )
