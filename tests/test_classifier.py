@@ -123,7 +123,9 @@ def test_predict_save_load_and_real_signal(pretrained, tmp_path):
     assert (soft.idxmax(axis=1).to_numpy() == hard).all()
     truth = adata.obs.cell_type1.astype(str).to_numpy()
     report = scssl.metrics.classification_report(truth[held_out], hard[held_out])
-    assert report.accuracy > 0.6  # a donor never seen with labels
+    # a donor never seen with labels: clearly better than always calling its commonest type
+    majority = pd.Series(truth[held_out]).value_counts(normalize=True).iloc[0]
+    assert report.accuracy > majority + 0.1
 
     clf.save(str(tmp_path / "clf"), overwrite=True)
     loaded = CellTypeClassifier.load(str(tmp_path / "clf"), adata=adata)
