@@ -21,10 +21,9 @@ from scssl.train import EMATrainingPlan
 
 from ._base import (
     CountsModelMixin,
+    SSLTrainingMixin,
     _check_obs_keys,
     count_fields,
-    default_max_epochs,
-    validate_plan_kwargs,
 )
 
 logger = logging.getLogger("scssl")
@@ -48,83 +47,6 @@ def _check_mnn_column(adata: AnnData, mnn_key: str, batch_key: str | None) -> No
                 f"adata.obs[{mnn_key!r}] pairs cells of the same {batch_key!r}; MNN partners "
                 f"must come from another batch; {fix}"
             )
-
-
-class SSLTrainingMixin:
-    """``train`` with self-supervised defaults, shared by the joint-embedding models.
-
-    Uses the model's ``_training_plan_cls`` (:class:`~scssl.train.EMATrainingPlan`
-    here, which updates BYOL's target network after each optimizer step).
-    """
-
-    def train(
-        self,
-        max_epochs: int | None = None,
-        lr: float = 1e-3,
-        weight_decay: float = 1e-5,
-        batch_size: int = 256,
-        early_stopping: bool = False,
-        early_stopping_patience: int = 20,
-        check_val_every_n_epoch: int | None = None,
-        train_size: float | None = 0.9,
-        validation_size: float | None = None,
-        accelerator: str = "auto",
-        devices: int | list[int] | str = "auto",
-        plan_kwargs: dict | None = None,
-        **trainer_kwargs,
-    ):
-        """Train with scvi-tools' trainer; BYOL's target network is updated after each step.
-
-        Parameters
-        ----------
-        max_epochs
-            Passes through the data; ``None`` picks ~200 for small data, fewer for large.
-        lr
-            Adam learning rate.
-        weight_decay
-            Adam weight decay.
-        batch_size
-            Minibatch size (larger gives SimCLR more negatives and steadier batch statistics).
-        early_stopping
-            Stop when ``validation_loss`` stops improving for ``early_stopping_patience``
-            epochs. The validation loss is computed without augmentation.
-        early_stopping_patience
-            Epochs without improvement before stopping.
-        check_val_every_n_epoch
-            Compute the validation loss every n epochs.
-        train_size, validation_size
-            Split of the cells into training and validation sets.
-        accelerator, devices
-            Lightning hardware settings.
-        plan_kwargs
-            Further arguments of :class:`scvi.train.TrainingPlan` (checked before training).
-        **trainer_kwargs
-            Further arguments of :class:`scvi.train.Trainer`.
-
-        Examples
-        --------
-        >>> model.train(max_epochs=50)  # doctest: +SKIP
-        >>> model.history["train_loss_epoch"].tail()  # doctest: +SKIP
-        """
-        plan_kwargs = {"lr": lr, "weight_decay": weight_decay, "eps": 1e-8, **(plan_kwargs or {})}
-        validate_plan_kwargs(plan_kwargs, self.module)
-        if max_epochs is None:
-            max_epochs = default_max_epochs(self.adata.n_obs)
-        if early_stopping:
-            trainer_kwargs.setdefault("early_stopping_monitor", "validation_loss")
-            trainer_kwargs.setdefault("early_stopping_patience", early_stopping_patience)
-        return super().train(
-            max_epochs=max_epochs,
-            accelerator=accelerator,
-            devices=devices,
-            train_size=train_size,
-            validation_size=validation_size,
-            batch_size=batch_size,
-            early_stopping=early_stopping,
-            check_val_every_n_epoch=check_val_every_n_epoch,
-            plan_kwargs=plan_kwargs,
-            **trainer_kwargs,
-        )
 
 
 class Contrastive(CountsModelMixin, SSLTrainingMixin, UnsupervisedTrainingMixin, BaseModelClass):

@@ -22,7 +22,7 @@ from scssl.nn import (
     RandomMasking,
 )
 
-from ._base import CountsModelMixin, default_max_epochs, validate_plan_kwargs
+from ._base import CountsModelMixin, SSLTrainingMixin
 from ._query import QueryMappingMixin
 
 logger = logging.getLogger("scssl")
@@ -93,7 +93,9 @@ def build_masking(
     return ProgrammeToTFMasking(programmes.membership, programmes.tf_indices())
 
 
-class MaskedAE(QueryMappingMixin, CountsModelMixin, UnsupervisedTrainingMixin, BaseModelClass):
+class MaskedAE(
+    QueryMappingMixin, CountsModelMixin, SSLTrainingMixin, UnsupervisedTrainingMixin, BaseModelClass
+):
     """Masked autoencoder for single-cell RNA-seq counts.
 
     For every cell and step a random subset of genes is hidden; the model learns
@@ -157,6 +159,7 @@ class MaskedAE(QueryMappingMixin, CountsModelMixin, UnsupervisedTrainingMixin, B
     """
 
     _module_cls = MaskedAEModule
+    _default_batch_size = 128
 
     def __init__(
         self,
@@ -208,77 +211,6 @@ class MaskedAE(QueryMappingMixin, CountsModelMixin, UnsupervisedTrainingMixin, B
             f"reconstruction={reconstruction!r}"
         )
         self.init_params_ = self._get_init_params(locals())
-
-    def train(
-        self,
-        max_epochs: int | None = None,
-        lr: float = 1e-3,
-        weight_decay: float = 1e-5,
-        batch_size: int = 128,
-        early_stopping: bool = False,
-        early_stopping_patience: int = 20,
-        check_val_every_n_epoch: int | None = None,
-        train_size: float | None = 0.9,
-        validation_size: float | None = None,
-        accelerator: str = "auto",
-        devices: int | list[int] | str = "auto",
-        plan_kwargs: dict | None = None,
-        **trainer_kwargs,
-    ):
-        """Train with scvi-tools' trainer (Lightning; DDP through ``strategy=``/``devices=``).
-
-        Parameters
-        ----------
-        max_epochs
-            Passes through the data; ``None`` picks ~200 for small data, fewer for large
-            (:func:`~scssl.model._base.default_max_epochs`).
-        lr
-            Adam learning rate.
-        weight_decay
-            Adam weight decay.
-        batch_size
-            Minibatch size.
-        early_stopping
-            Stop when ``validation_loss`` (masked reconstruction on held-out cells) stops
-            improving for ``early_stopping_patience`` epochs.
-        early_stopping_patience
-            Epochs without improvement before stopping.
-        check_val_every_n_epoch
-            Compute the validation loss every n epochs (it is always computed when
-            ``early_stopping`` is on); it then appears in ``model.history``.
-        train_size, validation_size
-            Split of the cells into training and validation sets.
-        accelerator, devices
-            Lightning hardware settings.
-        plan_kwargs
-            Further arguments of :class:`scvi.train.TrainingPlan` (checked before training).
-        **trainer_kwargs
-            Further arguments of :class:`scvi.train.Trainer`.
-
-        Examples
-        --------
-        >>> model.train(max_epochs=50, early_stopping=True)  # doctest: +SKIP
-        >>> model.history["validation_loss"].tail()  # doctest: +SKIP
-        """
-        plan_kwargs = {"lr": lr, "weight_decay": weight_decay, "eps": 1e-8, **(plan_kwargs or {})}
-        validate_plan_kwargs(plan_kwargs, self.module)
-        if max_epochs is None:
-            max_epochs = default_max_epochs(self.adata.n_obs)
-        if early_stopping:
-            trainer_kwargs.setdefault("early_stopping_monitor", "validation_loss")
-            trainer_kwargs.setdefault("early_stopping_patience", early_stopping_patience)
-        return super().train(
-            max_epochs=max_epochs,
-            accelerator=accelerator,
-            devices=devices,
-            train_size=train_size,
-            validation_size=validation_size,
-            batch_size=batch_size,
-            early_stopping=early_stopping,
-            check_val_every_n_epoch=check_val_every_n_epoch,
-            plan_kwargs=plan_kwargs,
-            **trainer_kwargs,
-        )
 
     # -- reconstruction / imputation -------------------------------------------------------
     def get_normalized_expression(

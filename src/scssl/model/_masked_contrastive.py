@@ -9,8 +9,7 @@ from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 
 from scssl.module import MaskedContrastiveModule
 
-from ._base import CountsModelMixin
-from ._contrastive import SSLTrainingMixin
+from ._base import CountsModelMixin, SSLTrainingMixin
 
 
 class MaskedContrastive(
