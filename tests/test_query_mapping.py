@@ -26,6 +26,8 @@ MODELS = [
     and obj is not QueryMappingMixin
 ]
 TINY = {"n_latent": 8, "n_hidden": 32, "n_layers": 1, "encode_covariates": True}
+# every mixin model with its defaults, plus BYOL, whose momentum network must stay frozen too
+CASES = [(cls, {}) for cls in MODELS] + [(scssl.model.Contrastive, {"method": "byol"})]
 
 
 def tiny_kwargs(model_cls) -> dict:
@@ -39,18 +41,24 @@ def split(adata):
     return ref, query
 
 
-@pytest.fixture(scope="module", params=MODELS, ids=lambda cls: cls.__name__)
+@pytest.fixture(
+    scope="module",
+    params=CASES,
+    ids=lambda case: "-".join([case[0].__name__, *map(str, case[1].values())]),
+)
 def reference(request, baron_small):
-    model_cls = request.param
+    model_cls, extra = request.param
     ref, query = split(baron_small)
     model_cls.setup_anndata(ref, batch_key="donor", labels_key="cell_type1")
-    model = model_cls(ref, **tiny_kwargs(model_cls))
+    model = model_cls(ref, **tiny_kwargs(model_cls), **extra)
     model.train(max_epochs=1, batch_size=64, enable_progress_bar=False)
     return model_cls, model, ref, query
 
 
 def test_discovers_models():
-    assert scssl.model.MaskedAE in MODELS
+    assert {scssl.model.MaskedAE, scssl.model.Contrastive, scssl.model.MaskedContrastive} <= set(
+        MODELS
+    )
 
 
 def test_online_update(reference, tmp_path):

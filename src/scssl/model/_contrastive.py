@@ -25,6 +25,7 @@ from ._base import (
     _check_obs_keys,
     count_fields,
 )
+from ._query import QueryMappingMixin
 
 logger = logging.getLogger("scssl")
 
@@ -49,7 +50,9 @@ def _check_mnn_column(adata: AnnData, mnn_key: str, batch_key: str | None) -> No
             )
 
 
-class Contrastive(CountsModelMixin, SSLTrainingMixin, UnsupervisedTrainingMixin, BaseModelClass):
+class Contrastive(
+    QueryMappingMixin, CountsModelMixin, SSLTrainingMixin, UnsupervisedTrainingMixin, BaseModelClass
+):
     """Joint-embedding self-supervision on raw counts with single-cell augmentations.
 
     Each cell is augmented twice (count-level thinning or negative-binomial noise,

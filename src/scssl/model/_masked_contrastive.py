@@ -10,10 +10,11 @@ from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 from scssl.module import MaskedContrastiveModule
 
 from ._base import CountsModelMixin, SSLTrainingMixin
+from ._query import QueryMappingMixin
 
 
 class MaskedContrastive(
-    CountsModelMixin, SSLTrainingMixin, UnsupervisedTrainingMixin, BaseModelClass
+    QueryMappingMixin, CountsModelMixin, SSLTrainingMixin, UnsupervisedTrainingMixin, BaseModelClass
 ):
     """Masked autoencoder with an added joint-embedding (contrastive) term.
 

@@ -128,8 +128,9 @@ class QueryMappingMixin(ArchesMixin):
     the reference cells does not change.
 
     The encoder adapts to the query's batches only if it sees the batch
-    (``encode_covariates=True``); otherwise query training only fits the decoder
-    and the query embedding is the reference encoder's output.
+    (``encode_covariates=True``); otherwise query training cannot move the
+    embedding and the query embedding is the reference encoder's output. In a
+    frozen BYOL query model the momentum (target) network is not updated either.
 
     Examples
     --------
@@ -346,7 +347,7 @@ class QueryMappingMixin(ArchesMixin):
         if not unfrozen and not encoder_sees_batch:
             logger.warning(
                 "%s: the encoder does not see the batch (encode_covariates=False), so query "
-                "training adapts only the decoder and the query embedding is the frozen "
+                "training cannot adapt the embedding: the query embedding is the frozen "
                 "reference encoder's output; use encode_covariates=True for mapping that "
                 "corrects query batch effects",
                 cls.__name__,
@@ -375,4 +376,9 @@ class QueryMappingMixin(ArchesMixin):
             if plan_kwargs.get("weight_decay", 0.0):
                 logger.info("query training: weight_decay set to 0 to keep reference weights")
             plan_kwargs["weight_decay"] = 0.0
+            if hasattr(self.module, "target_follows_online"):
+                # an EMA target network (BYOL) would drift towards the online weights:
+                # keep the reference's target, whose new covariate columns were
+                # initialised like the online network's
+                self.module.target_follows_online = False
         return super().train(*args, plan_kwargs=plan_kwargs, **kwargs)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import copy
+import itertools
 from typing import Literal
 
 import torch
 from scvi import REGISTRY_KEYS
 from scvi.module.base import BaseModuleClass, LossOutput, auto_move_data
-from torch import nn
+from torch.func import functional_call
 
 from scssl.nn import (
     AugmentationPipeline,
@@ -27,6 +27,13 @@ from scssl.nn import (
 ContrastiveMethod = Literal["simclr", "byol", "barlow_twins", "vicreg"]
 METHODS: tuple[str, ...] = ("simclr", "byol", "barlow_twins", "vicreg")
 MNN_PARTNER_KEY = "mnn_partner"
+#: the online networks BYOL keeps a momentum (target) copy of
+BYOL_ONLINE_NETWORKS: tuple[str, ...] = ("z_encoder", "projector")
+
+
+def _target_key(network: str, name: str) -> str:
+    """Buffer name of a target-network tensor (buffer names may not contain dots)."""
+    return f"target_{network}:{name.replace('.', ':')}"
 
 
 def contrastive_objective(
@@ -211,21 +218,31 @@ class ContrastiveModule(BaseModuleClass):
         )
         self.augment = AugmentationPipeline(augmentations, self._normalize)
         self.mnn_pair = MNNPositivePair(mnn_prob)
+        # BYOL's target network follows the online one by EMA; a frozen scArches query
+        # model switches this off so that no reference weight moves (see QueryMappingMixin)
+        self.target_follows_online = True
         # reference counts for MNN partners: not saved with the model, set by the model
         self.register_buffer("mnn_counts", torch.zeros(0, n_input), persistent=False)
         if method == "byol":
             self.predictor = MLPHead(projector_output, predictor_hidden, projector_output, 1)
-            self.target_encoder = copy.deepcopy(self.z_encoder)
-            self.target_projector = copy.deepcopy(self.projector)
-            for param in self._target_parameters():
-                param.requires_grad_(False)
+            # The target network has the online networks' shapes but its own weights, held
+            # as buffers: saved with the model, never optimised (also under DDP), and left
+            # alone by scArches freezing, which hooks every FCLayers *parameter*.
+            for network in BYOL_ONLINE_NETWORKS:
+                for name, tensor in self._online_state(network).items():
+                    self.register_buffer(_target_key(network, name), tensor.detach().clone())
 
     def _normalize(self, counts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return normalize_counts(counts, self.target_sum)
 
-    def _target_parameters(self):
-        yield from self.target_encoder.parameters()
-        yield from self.target_projector.parameters()
+    def _online_state(self, network: str) -> dict[str, torch.Tensor]:
+        net = getattr(self, network)
+        return dict(itertools.chain(net.named_parameters(), net.named_buffers()))
+
+    def target_weights(self, network: str) -> dict[str, torch.Tensor]:
+        """BYOL's target copy of ``network`` (``"z_encoder"`` or ``"projector"``), by name."""
+        names = self._online_state(network)
+        return {name: getattr(self, _target_key(network, name)) for name in names}
 
     # -- scvi-tools plumbing -------------------------------------------------------------
     def _get_inference_input(self, tensors: dict[str, torch.Tensor], **kwargs) -> dict:
@@ -268,13 +285,15 @@ class ContrastiveModule(BaseModuleClass):
         batch_index: torch.Tensor | None = None,
         cat_covs: torch.Tensor | None = None,
         cont_covs: torch.Tensor | None = None,
-        encoder: nn.Module | None = None,
+        weights: dict[str, torch.Tensor] | None = None,
     ) -> torch.Tensor:
-        """Embed log-normalised expression (``encoder`` defaults to ``z_encoder``)."""
-        encoder = self.z_encoder if encoder is None else encoder
-        if not self.encode_covariates:
-            return encoder(x_norm)
-        return encoder(x_norm, *self._covariates(batch_index, cat_covs), cont=cont_covs)
+        """Embed log-normalised expression with ``z_encoder`` (or with its ``weights``)."""
+        args, kwargs = (x_norm,), {}
+        if self.encode_covariates:
+            args, kwargs = (x_norm, *self._covariates(batch_index, cat_covs)), {"cont": cont_covs}
+        if weights is None:
+            return self.z_encoder(*args, **kwargs)
+        return functional_call(self.z_encoder, weights, args, kwargs)
 
     def _second_view_counts(
         self, x: torch.Tensor, mnn_partner: torch.Tensor | None
@@ -339,9 +358,13 @@ class ContrastiveModule(BaseModuleClass):
                 v1, v2 = inference_outputs["views"]
                 covs = inference_outputs["covs"]
                 h = self.encode(
-                    torch.cat([v1, v2]), *(_repeat(c) for c in covs), self.target_encoder
+                    torch.cat([v1, v2]),
+                    *(_repeat(c) for c in covs),
+                    weights=self.target_weights("z_encoder"),
                 )
-                t1, t2 = self.target_projector(h).chunk(2)
+                t1, t2 = functional_call(
+                    self.projector, self.target_weights("projector"), (h,)
+                ).chunk(2)
             loss = (byol_loss(q1, t2) + byol_loss(q2, t1)) / 2.0
             parts = {"loss": loss}
         else:
@@ -363,18 +386,16 @@ class ContrastiveModule(BaseModuleClass):
     @torch.no_grad()
     def update_target(self, step: int, total_steps: int) -> None:
         """EMA update of BYOL's target network (no-op for the other methods)."""
-        if self.method != "byol":
+        if self.method != "byol" or not self.target_follows_online:
             return
         tau = byol_momentum(step, total_steps, self.base_momentum)
-        online = list(self.z_encoder.parameters()) + list(self.projector.parameters())
-        target = list(self._target_parameters())
-        for t, o in zip(target, online, strict=True):
-            t.mul_(tau).add_(o.detach(), alpha=1.0 - tau)
-        # layer-norm / batch-norm running statistics follow the online network
-        online_buffers = list(self.z_encoder.buffers()) + list(self.projector.buffers())
-        target_buffers = list(self.target_encoder.buffers()) + list(self.target_projector.buffers())
-        for t, o in zip(target_buffers, online_buffers, strict=True):
-            t.copy_(o)
+        for network in BYOL_ONLINE_NETWORKS:
+            target, online = self.target_weights(network), getattr(self, network)
+            for name, weight in online.named_parameters():
+                target[name].mul_(tau).add_(weight.detach(), alpha=1.0 - tau)
+            # batch-norm running statistics follow the online network
+            for name, buffer in online.named_buffers():
+                target[name].copy_(buffer)
 
     def sample(self, *args, **kwargs):  # noqa: D102
         raise NotImplementedError("ContrastiveModule is not a generative model; nothing to sample.")
