@@ -5,12 +5,8 @@ from __future__ import annotations
 import numpy as np
 from anndata import AnnData
 
-from ._masked_ae import registration_view
+from ._fit import fit_embedding
 from ._pca import pca_embedding
-
-
-def _scalar_params(params: dict) -> dict:
-    return {k: v for k, v in params.items() if isinstance(v, int | float | str | bool) or v is None}
 
 
 def mnn_pairs(
@@ -145,25 +141,14 @@ def contrastive(
     model_kwargs = dict(model_kwargs or {})
     if "method" in model_kwargs:
         raise TypeError("give the method as contrastive(method=...), not in model_kwargs")
-    key_added = key_added or f"X_scssl_{method}"
-    if copy:
-        adata = adata.copy()
-    work = registration_view(adata, layer, [batch_key, mnn_key])
-    Contrastive.setup_anndata(work, batch_key=batch_key, mnn_key=mnn_key)
-    model = Contrastive(work, method=method, **model_kwargs)
-    model.train(**train_kwargs)
-    adata.obsm[key_added] = np.asarray(model.get_latent_representation())
-    history = model.history.get("train_loss_epoch", model.history.get("train_loss"))
-    adata.uns[key_added.removeprefix("X_")] = {
-        "params": {
-            "layer": layer,
-            "batch_key": batch_key,
-            "mnn_key": mnn_key,
-            **_scalar_params(model.init_params_["non_kwargs"]),
-            **_scalar_params(model.init_params_["kwargs"].get("module_kwargs", {})),
-            **_scalar_params(train_kwargs),
-        },
-        "final_train_loss": float(history.iloc[-1, 0]) if history is not None else None,
-    }
-    result = adata if copy else None
-    return (result, model) if return_model else result
+    return fit_embedding(
+        adata,
+        Contrastive,
+        layer=layer,
+        setup_keys={"batch_key": batch_key, "mnn_key": mnn_key},
+        key_added=key_added or f"X_scssl_{method}",
+        copy=copy,
+        model_kwargs={"method": method, **model_kwargs},
+        train_kwargs=train_kwargs,
+        return_model=return_model,
+    )

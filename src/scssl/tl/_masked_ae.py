@@ -7,23 +7,9 @@ from typing import Literal
 import numpy as np
 from anndata import AnnData
 
-from scssl.data import GeneProgrammes, check_raw_counts, get_matrix
+from scssl.data import GeneProgrammes
 
-
-def registration_view(adata: AnnData, layer: str | None, obs_keys: list[str]) -> AnnData:
-    """A light AnnData sharing the user's counts; scvi registration then leaves ``adata`` as is."""
-    check_raw_counts(adata, layer)  # errors name the user's layer, not the view's X
-    obs_keys = [key for key in obs_keys if key is not None]
-    missing = [key for key in obs_keys if key not in adata.obs]
-    if missing:
-        raise KeyError(f"{missing} not found in adata.obs")
-    return AnnData(
-        X=get_matrix(adata, layer), obs=adata.obs[obs_keys].copy(), var=adata.var[[]].copy()
-    )
-
-
-def _is_scalar(value) -> bool:
-    return isinstance(value, int | float | str | bool)
+from ._fit import fit_embedding
 
 
 def _programme_params(model) -> dict:
@@ -104,24 +90,15 @@ def masked_ae(
     for name in ("masking", "programmes"):
         if name in model_kwargs:
             raise TypeError(f"pass {name}= directly, not inside model_kwargs")
-    if copy:
-        adata = adata.copy()
-    work = registration_view(adata, layer, [batch_key])
-    MaskedAE.setup_anndata(work, batch_key=batch_key)
-    model = MaskedAE(work, masking=masking, programmes=programmes, **model_kwargs)
-    model.train(**train_kwargs)
-    adata.obsm[key_added] = np.asarray(model.get_latent_representation())
-    history = model.history.get("train_loss")
-    adata.uns[key_added.removeprefix("X_")] = {
-        "params": {
-            "layer": layer,
-            "batch_key": batch_key,
-            **{k: v for k, v in model.init_params_["non_kwargs"].items() if _is_scalar(v)},
-            **model.init_params_["kwargs"].get("module_kwargs", {}),
-            **_programme_params(model),
-            **{k: v for k, v in train_kwargs.items() if isinstance(v, int | float | str | bool)},
-        },
-        "final_train_loss": float(history.iloc[-1, 0]) if history is not None else None,
-    }
-    result = adata if copy else None
-    return (result, model) if return_model else result
+    return fit_embedding(
+        adata,
+        MaskedAE,
+        layer=layer,
+        setup_keys={"batch_key": batch_key},
+        key_added=key_added,
+        copy=copy,
+        model_kwargs={"masking": masking, "programmes": programmes, **model_kwargs},
+        train_kwargs=train_kwargs,
+        return_model=return_model,
+        extra_params=_programme_params,
+    )

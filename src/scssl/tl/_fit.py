@@ -1,0 +1,70 @@
+"""The one recipe behind the scanpy-style model functions: register, train, write back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from anndata import AnnData
+
+from scssl.data import check_raw_counts, get_matrix
+
+
+def registration_view(adata: AnnData, layer: str | None, obs_keys: list[str | None]) -> AnnData:
+    """A light AnnData sharing the user's counts; scvi registration then leaves ``adata`` as is."""
+    check_raw_counts(adata, layer)  # errors name the user's layer, not the view's X
+    obs_keys = [key for key in obs_keys if key is not None]
+    missing = [key for key in obs_keys if key not in adata.obs]
+    if missing:
+        raise KeyError(f"{missing} not found in adata.obs")
+    return AnnData(
+        X=get_matrix(adata, layer), obs=adata.obs[obs_keys].copy(), var=adata.var[[]].copy()
+    )
+
+
+def scalar_params(params: dict) -> dict:
+    """The entries of ``params`` that an h5ad file can store as plain values."""
+    return {k: v for k, v in params.items() if isinstance(v, int | float | str | bool) or v is None}
+
+
+def fit_embedding(
+    adata: AnnData,
+    model_cls: type,
+    *,
+    layer: str | None,
+    setup_keys: dict[str, str | None],
+    key_added: str,
+    copy: bool,
+    model_kwargs: dict,
+    train_kwargs: dict,
+    return_model: bool,
+    extra_params: Callable[[object], dict] | None = None,
+):
+    """Train ``model_cls`` on ``adata``'s counts; write ``.obsm[key_added]`` and ``.uns``.
+
+    ``setup_keys`` are the ``.obs`` columns given to ``setup_anndata`` (``batch_key``,
+    ...). Nothing else of ``adata`` is touched: the model is registered on a view
+    (:func:`registration_view`). The parameters go to
+    ``adata.uns[key_added.removeprefix("X_")]["params"]``, with ``extra_params(model)``.
+    """
+    if copy:
+        adata = adata.copy()
+    work = registration_view(adata, layer, list(setup_keys.values()))
+    model_cls.setup_anndata(work, **setup_keys)
+    model = model_cls(work, **model_kwargs)
+    model.train(**train_kwargs)
+    adata.obsm[key_added] = np.asarray(model.get_latent_representation())
+    history = model.history.get("train_loss_epoch", model.history.get("train_loss"))
+    adata.uns[key_added.removeprefix("X_")] = {
+        "params": {
+            "layer": layer,
+            **setup_keys,
+            **scalar_params(model.init_params_["non_kwargs"]),
+            **scalar_params(model.init_params_["kwargs"].get("module_kwargs", {})),
+            **(extra_params(model) if extra_params is not None else {}),
+            **scalar_params(train_kwargs),
+        },
+        "final_train_loss": float(history.iloc[-1, 0]) if history is not None else None,
+    }
+    result = adata if copy else None
+    return (result, model) if return_model else result
