@@ -5,10 +5,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from scvi import REGISTRY_KEYS
-from scvi.module.base import BaseModuleClass, LossOutput, auto_move_data
+from scvi.module.base import LossOutput, auto_move_data
 from torch import nn
 
-from scssl.nn import DeterministicEncoder, normalize_counts
+from scssl.nn import normalize_counts
+
+from ._base import EncoderModule
 
 
 class Standardize(nn.BatchNorm1d):
@@ -27,7 +29,7 @@ class Standardize(nn.BatchNorm1d):
         return super().forward(x)
 
 
-class ClassifierModule(BaseModuleClass):
+class ClassifierModule(EncoderModule):
     """Encoder (same architecture as the scssl SSL encoders) followed by a classification head.
 
     Counts are normalised inside the module exactly as in the SSL modules
@@ -84,14 +86,14 @@ class ClassifierModule(BaseModuleClass):
         if n_labels < 2:
             raise ValueError(f"a classifier needs at least two classes, got {n_labels}")
         self.n_labels = n_labels
-        self.encode_covariates = encode_covariates
         self.target_sum = float(target_sum)
-        cat_list = [n_batch] + list(n_cats_per_cov or [])
-        self.z_encoder = DeterministicEncoder(
+        self._build_encoder(
             n_input,
             n_latent,
-            n_cat_list=cat_list if encode_covariates else None,
-            n_continuous=n_continuous_cov if encode_covariates else 0,
+            n_batch=n_batch,
+            n_cats_per_cov=n_cats_per_cov,
+            n_continuous_cov=n_continuous_cov,
+            encode_covariates=encode_covariates,
             n_layers=n_layers,
             n_hidden=n_hidden,
             dropout_rate=dropout_rate,
@@ -132,31 +134,8 @@ class ClassifierModule(BaseModuleClass):
         return self
 
     # -- scvi-tools plumbing -------------------------------------------------------------
-    def _get_inference_input(self, tensors: dict[str, torch.Tensor], **kwargs) -> dict:
-        return {
-            "x": tensors[REGISTRY_KEYS.X_KEY],
-            "batch_index": tensors.get(REGISTRY_KEYS.BATCH_KEY),
-            "cat_covs": tensors.get(REGISTRY_KEYS.CAT_COVS_KEY),
-            "cont_covs": tensors.get(REGISTRY_KEYS.CONT_COVS_KEY),
-        }
-
     def _get_generative_input(self, tensors, inference_outputs, **kwargs) -> dict:
         return {"z": inference_outputs["z"]}
-
-    def encode(
-        self,
-        x_norm: torch.Tensor,
-        batch_index: torch.Tensor | None = None,
-        cat_covs: torch.Tensor | None = None,
-        cont_covs: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Embed log-normalised expression (the same call as the SSL modules)."""
-        if not self.encode_covariates:
-            return self.z_encoder(x_norm)
-        covs = [batch_index]
-        if cat_covs is not None:
-            covs += list(torch.split(cat_covs, 1, dim=1))
-        return self.z_encoder(x_norm, *covs, cont=cont_covs)
 
     @auto_move_data
     def inference(

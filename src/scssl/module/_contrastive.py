@@ -6,13 +6,11 @@ import itertools
 from typing import Literal
 
 import torch
-from scvi import REGISTRY_KEYS
-from scvi.module.base import BaseModuleClass, LossOutput, auto_move_data
+from scvi.module.base import LossOutput, auto_move_data
 from torch.func import functional_call
 
 from scssl.nn import (
     AugmentationPipeline,
-    DeterministicEncoder,
     MLPHead,
     MNNPositivePair,
     barlow_twins_loss,
@@ -23,6 +21,8 @@ from scssl.nn import (
     nt_xent_loss,
     vicreg_loss,
 )
+
+from ._base import EncoderModule
 
 ContrastiveMethod = Literal["simclr", "byol", "barlow_twins", "vicreg"]
 METHODS: tuple[str, ...] = ("simclr", "byol", "barlow_twins", "vicreg")
@@ -71,7 +71,7 @@ def contrastive_objective(
     raise ValueError(f"method must be one of {METHODS}, got {method!r}")
 
 
-class ContrastiveModule(BaseModuleClass):
+class ContrastiveModule(EncoderModule):
     """Two augmented views of each cell, one encoder, a projector and a joint-embedding loss.
 
     Counts are augmented (binomial thinning, negative-binomial noise, optionally a
@@ -180,7 +180,6 @@ class ContrastiveModule(BaseModuleClass):
         self.n_input = n_input
         self.n_batch = n_batch
         self.n_latent = n_latent
-        self.encode_covariates = encode_covariates
         self.target_sum = float(target_sum)
         self.temperature = float(temperature)
         self.base_momentum = float(base_momentum)
@@ -189,12 +188,13 @@ class ContrastiveModule(BaseModuleClass):
         self.variance_weight = float(variance_weight)
         self.covariance_weight = float(covariance_weight)
 
-        cat_list = [n_batch] + list(n_cats_per_cov or [])
-        self.z_encoder = DeterministicEncoder(
+        self._build_encoder(
             n_input,
             n_latent,
-            n_cat_list=cat_list if encode_covariates else None,
-            n_continuous=n_continuous_cov if encode_covariates else 0,
+            n_batch=n_batch,
+            n_cats_per_cov=n_cats_per_cov,
+            n_continuous_cov=n_continuous_cov,
+            encode_covariates=encode_covariates,
             n_layers=n_layers,
             n_hidden=n_hidden,
             dropout_rate=dropout_rate,
@@ -246,28 +246,13 @@ class ContrastiveModule(BaseModuleClass):
 
     # -- scvi-tools plumbing -------------------------------------------------------------
     def _get_inference_input(self, tensors: dict[str, torch.Tensor], **kwargs) -> dict:
-        inputs = {
-            "x": tensors[REGISTRY_KEYS.X_KEY],
-            "batch_index": tensors.get(REGISTRY_KEYS.BATCH_KEY),
-            "cat_covs": tensors.get(REGISTRY_KEYS.CAT_COVS_KEY),
-            "cont_covs": tensors.get(REGISTRY_KEYS.CONT_COVS_KEY),
-        }
+        inputs = super()._get_inference_input(tensors)
         if MNN_PARTNER_KEY in tensors:
             inputs["mnn_partner"] = tensors[MNN_PARTNER_KEY]
         return inputs
 
     def _get_generative_input(self, tensors: dict, inference_outputs: dict, **kwargs) -> dict:
         return {}
-
-    def _covariates(
-        self, batch_index: torch.Tensor | None, cat_covs: torch.Tensor | None
-    ) -> list[torch.Tensor]:
-        if batch_index is None:
-            raise ValueError("the batch tensor is missing from the minibatch")
-        covs = [batch_index]
-        if cat_covs is not None:
-            covs += list(torch.split(cat_covs, 1, dim=1))
-        return covs
 
     def set_mnn_reference(self, counts: torch.Tensor) -> None:
         """Counts of all registered cells, indexed by the MNN partner positions."""
@@ -279,22 +264,6 @@ class ContrastiveModule(BaseModuleClass):
         self.mnn_counts = counts.to(device=self.device, dtype=torch.float32)
 
     # -- forward pieces ------------------------------------------------------------------
-    def encode(
-        self,
-        x_norm: torch.Tensor,
-        batch_index: torch.Tensor | None = None,
-        cat_covs: torch.Tensor | None = None,
-        cont_covs: torch.Tensor | None = None,
-        weights: dict[str, torch.Tensor] | None = None,
-    ) -> torch.Tensor:
-        """Embed log-normalised expression with ``z_encoder`` (or with its ``weights``)."""
-        args, kwargs = (x_norm,), {}
-        if self.encode_covariates:
-            args, kwargs = (x_norm, *self._covariates(batch_index, cat_covs)), {"cont": cont_covs}
-        if weights is None:
-            return self.z_encoder(*args, **kwargs)
-        return functional_call(self.z_encoder, weights, args, kwargs)
-
     def _second_view_counts(
         self, x: torch.Tensor, mnn_partner: torch.Tensor | None
     ) -> torch.Tensor:

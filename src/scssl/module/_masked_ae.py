@@ -6,11 +6,10 @@ from typing import Literal
 
 import torch
 from scvi import REGISTRY_KEYS
-from scvi.module.base import BaseModuleClass, LossOutput, auto_move_data
+from scvi.module.base import LossOutput, auto_move_data
 from torch import nn
 
 from scssl.nn import (
-    DeterministicEncoder,
     ExpressionDecoder,
     MaskDraw,
     MaskingStrategy,
@@ -21,11 +20,13 @@ from scssl.nn import (
     normalize_counts,
 )
 
+from ._base import EncoderModule
+
 ReconstructionKind = Literal["mse", "nb"]
 LossOn = Literal["masked", "all"]
 
 
-class MaskedAEModule(BaseModuleClass):
+class MaskedAEModule(EncoderModule):
     """Masked autoencoder on raw counts.
 
     Counts are library-size normalised and log1p-transformed inside the module.
@@ -102,16 +103,16 @@ class MaskedAEModule(BaseModuleClass):
         self.mask_value = float(mask_value)
         self.loss_on = loss_on
         self.reconstruction = reconstruction
-        self.encode_covariates = encode_covariates
         self.target_sum = float(target_sum)
         self.masking = masking if masking is not None else RandomMasking(mask_ratio)
 
-        cat_list = [n_batch] + list(n_cats_per_cov or [])
-        self.z_encoder = DeterministicEncoder(
+        cat_list = self._build_encoder(
             n_input,
             n_latent,
-            n_cat_list=cat_list if encode_covariates else None,
-            n_continuous=n_continuous_cov if encode_covariates else 0,
+            n_batch=n_batch,
+            n_cats_per_cov=n_cats_per_cov,
+            n_continuous_cov=n_continuous_cov,
+            encode_covariates=encode_covariates,
             n_layers=n_layers,
             n_hidden=n_hidden,
             dropout_rate=dropout_rate,
@@ -134,14 +135,6 @@ class MaskedAEModule(BaseModuleClass):
             self.px_r = nn.Parameter(torch.zeros(n_input))
 
     # -- scvi-tools plumbing -------------------------------------------------------------
-    def _get_inference_input(self, tensors: dict[str, torch.Tensor], **kwargs) -> dict:
-        return {
-            "x": tensors[REGISTRY_KEYS.X_KEY],
-            "batch_index": tensors.get(REGISTRY_KEYS.BATCH_KEY),
-            "cat_covs": tensors.get(REGISTRY_KEYS.CAT_COVS_KEY),
-            "cont_covs": tensors.get(REGISTRY_KEYS.CONT_COVS_KEY),
-        }
-
     def _get_generative_input(
         self, tensors: dict[str, torch.Tensor], inference_outputs: dict, **kwargs
     ) -> dict:
@@ -153,29 +146,7 @@ class MaskedAEModule(BaseModuleClass):
             "cont_covs": tensors.get(REGISTRY_KEYS.CONT_COVS_KEY),
         }
 
-    def _covariates(
-        self, batch_index: torch.Tensor | None, cat_covs: torch.Tensor | None
-    ) -> list[torch.Tensor]:
-        if batch_index is None:
-            raise ValueError("the batch tensor is missing from the minibatch")
-        covs = [batch_index]
-        if cat_covs is not None:
-            covs += list(torch.split(cat_covs, 1, dim=1))
-        return covs
-
     # -- forward pieces ------------------------------------------------------------------
-    def encode(
-        self,
-        x_norm: torch.Tensor,
-        batch_index: torch.Tensor | None = None,
-        cat_covs: torch.Tensor | None = None,
-        cont_covs: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Embed log-normalised expression (already masked, if masking is wanted)."""
-        if not self.encode_covariates:
-            return self.z_encoder(x_norm)
-        return self.z_encoder(x_norm, *self._covariates(batch_index, cat_covs), cont=cont_covs)
-
     @auto_move_data
     def inference(
         self,

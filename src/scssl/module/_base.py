@@ -1,0 +1,88 @@
+"""What every scssl encoder module shares: counts and covariates in, ``z_encoder`` out."""
+
+from __future__ import annotations
+
+import torch
+from scvi import REGISTRY_KEYS
+from scvi.module.base import BaseModuleClass
+from torch.func import functional_call
+
+from scssl.nn import DeterministicEncoder
+
+
+class EncoderModule(BaseModuleClass):
+    """Base of the scssl modules: a deterministic ``z_encoder`` with scVI-style covariates.
+
+    Subclasses call :meth:`_build_encoder` in ``__init__``. With
+    ``encode_covariates=True`` the batch and categorical covariates are injected into
+    every encoder layer (``n_cat_list``) and continuous covariates are appended to
+    the input; otherwise the encoder sees expression only. The attribute names
+    (``z_encoder`` holding an ``FCLayers`` named ``encoder``) are the ones
+    scArches-style freezing looks for.
+    """
+
+    def _build_encoder(
+        self,
+        n_input: int,
+        n_latent: int,
+        *,
+        n_batch: int,
+        n_cats_per_cov: list[int] | None,
+        n_continuous_cov: int,
+        encode_covariates: bool,
+        n_layers: int,
+        n_hidden: int,
+        dropout_rate: float,
+        use_batch_norm: bool,
+        use_layer_norm: bool,
+    ) -> list[int]:
+        """Create ``self.z_encoder``; returns the covariate category counts (for a decoder)."""
+        self.encode_covariates = encode_covariates
+        cat_list = [n_batch] + list(n_cats_per_cov or [])
+        self.z_encoder = DeterministicEncoder(
+            n_input,
+            n_latent,
+            n_cat_list=cat_list if encode_covariates else None,
+            n_continuous=n_continuous_cov if encode_covariates else 0,
+            n_layers=n_layers,
+            n_hidden=n_hidden,
+            dropout_rate=dropout_rate,
+            use_batch_norm=use_batch_norm,
+            use_layer_norm=use_layer_norm,
+        )
+        return cat_list
+
+    def _get_inference_input(self, tensors: dict[str, torch.Tensor], **kwargs) -> dict:
+        return {
+            "x": tensors[REGISTRY_KEYS.X_KEY],
+            "batch_index": tensors.get(REGISTRY_KEYS.BATCH_KEY),
+            "cat_covs": tensors.get(REGISTRY_KEYS.CAT_COVS_KEY),
+            "cont_covs": tensors.get(REGISTRY_KEYS.CONT_COVS_KEY),
+        }
+
+    def _covariates(
+        self, batch_index: torch.Tensor | None, cat_covs: torch.Tensor | None
+    ) -> list[torch.Tensor]:
+        """Batch and categorical covariates as the list of columns ``FCLayers`` takes."""
+        if batch_index is None:
+            raise ValueError("the batch tensor is missing from the minibatch")
+        covs = [batch_index]
+        if cat_covs is not None:
+            covs += list(torch.split(cat_covs, 1, dim=1))
+        return covs
+
+    def encode(
+        self,
+        x_norm: torch.Tensor,
+        batch_index: torch.Tensor | None = None,
+        cat_covs: torch.Tensor | None = None,
+        cont_covs: torch.Tensor | None = None,
+        weights: dict[str, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """Embed log-normalised expression with ``z_encoder`` (or with other ``weights``)."""
+        args, kwargs = (x_norm,), {}
+        if self.encode_covariates:
+            args, kwargs = (x_norm, *self._covariates(batch_index, cat_covs)), {"cont": cont_covs}
+        if weights is None:
+            return self.z_encoder(*args, **kwargs)
+        return functional_call(self.z_encoder, weights, args, kwargs)
