@@ -314,3 +314,38 @@ def test_center_per_domain_removes_gene_offsets():
     for domain in ("bulk", "single_cell"):
         np.testing.assert_allclose(centred[centred.obs["domain"] == domain].X.mean(0), 0, atol=1e-5)
     assert centred.uns["drug_response"]["params"]["center_per_domain"]
+
+
+def test_smoothing_averages_neighbours_and_reduces_noise():
+    rng = np.random.default_rng(0)
+    # two tight groups of noisy cells: smoothing keeps the groups apart and shrinks the noise
+    centres = np.repeat([[0.0] * 20, [5.0] * 20], 30, axis=0)
+    noisy = centres + rng.normal(scale=1.0, size=centres.shape)
+    smoothed = scssl.data.smooth_cells(noisy, k=10)
+    assert smoothed.shape == noisy.shape
+    assert np.abs(smoothed - centres).mean() < 0.5 * np.abs(noisy - centres).mean()
+    # every smoothed cell is the mean of cells from its own group
+    assert np.all(np.abs(smoothed[:30] - 0.0) < 2.5) and np.all(np.abs(smoothed[30:] - 5.0) < 2.5)
+    np.testing.assert_array_equal(scssl.data.smooth_cells(noisy, k=1), noisy)
+    with pytest.raises(ValueError, match="k <= n_cells"):
+        scssl.data.smooth_cells(noisy, k=61)
+
+
+def test_build_with_smoothing_changes_only_the_cells():
+    genes = [f"g{i}" for i in range(40)]
+    rng = np.random.default_rng(2)
+    bulk = ad.AnnData(rng.normal(size=(20, 40)).astype(np.float32))
+    bulk.var_names, bulk.obs_names = genes, [f"l{i}" for i in range(20)]
+    cells = ad.AnnData(rng.normal(size=(30, 40)).astype(np.float32))
+    cells.var_names = genes
+    labels = pd.Series(np.arange(20) % 2, index=bulk.obs_names)
+    kwargs = {"sc_input": "scaled", "min_shared_genes": 10}
+    plain = build_drug_response_adata(bulk, labels, cells, **kwargs)
+    smooth = build_drug_response_adata(bulk, labels, cells, smoothing_k=5, **kwargs)
+    is_bulk = (plain.obs["domain"] == "bulk").to_numpy()
+    np.testing.assert_array_equal(plain.X[is_bulk], smooth.X[is_bulk])
+    assert not np.allclose(plain.X[~is_bulk], smooth.X[~is_bulk])
+    np.testing.assert_allclose(smooth.X[~is_bulk].std(1), 1, atol=1e-4)  # scaled after smoothing
+    assert smooth.uns["drug_response"]["params"]["smoothing_k"] == 5
+    with pytest.raises(ValueError, match="smoothing_k"):
+        build_drug_response_adata(bulk, labels, cells, smoothing_k=31, **kwargs)

@@ -10,6 +10,7 @@ from ._drug_response import (
     gdsc_ln_ic50,
     ln_ic50_threshold,
     pc9_erlotinib,
+    smooth_cells,
     ssda4drug_target,
     zscore_rows,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "gdsc_ln_ic50",
     "ln_ic50_threshold",
     "pc9_erlotinib",
+    "smooth_cells",
     "ssda4drug_target",
     "zscore_rows",
     "GeneProgrammes",
