@@ -361,11 +361,15 @@ class QueryMappingMixin(ArchesMixin):
         return model
 
     def train(self, *args, plan_kwargs: dict | None = None, **kwargs):
-        """Train; for a frozen query model weight decay is set to 0 (see :meth:`load_query_data`).
+        """Train the model; a frozen query model trains without weight decay.
 
-        Adam's weight decay shrinks every optimised tensor, including the frozen
-        reference columns whose gradients the scArches hooks zero; without it those
-        columns stay exactly as in the reference.
+        All arguments go to the model's own training method (for the self-supervised
+        models :meth:`scssl.model._base.SSLTrainingMixin.train`: ``max_epochs``, ``lr``,
+        ``batch_size``, ``early_stopping``, ``accelerator``, ``devices``, ...). For a
+        query model from :meth:`load_query_data` with frozen reference weights, weight
+        decay is set to 0: Adam's weight decay shrinks every optimised tensor, including
+        the frozen reference columns whose gradients the scArches hooks zero; without it
+        those columns stay exactly as in the reference.
 
         Examples
         --------

@@ -114,10 +114,11 @@ class ContrastiveModule(EncoderModule):
         Barlow Twins weight of the redundancy term.
     invariance_weight, variance_weight, covariance_weight
         VICReg weights.
-    mask_prob, mask_fraction, noise_prob, noise_std, thinning_prob, thinning_min_keep,
+    mask_prob, mask_fraction, noise_prob, noise_std, thinning_prob, thinning_min_keep
+        Per-cell probability and strength of gene masking, Gaussian noise and binomial
+        thinning (:func:`~scssl.nn.build_augmentations`); a probability of 0 turns one off.
     nb_prob, nb_theta, swap_prob, swap_fraction, crossover_prob, crossover_fraction
-        Per-cell probability and strength of each augmentation
-        (:func:`~scssl.nn.build_augmentations`); a probability of 0 turns it off.
+        The same for negative-binomial resampling, gene swaps and crossover.
     mnn_prob
         Probability that the second view is the cell's mutual nearest neighbour from
         another batch (needs partners registered and reference counts set with

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The documentation: sphinx HTML into docs/_build/html, warnings as errors.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/_env.sh
+VENV="${SCSSL_VENV:-.venv}"
+"$VENV/bin/python" -m pip install --quiet -c constraints.txt -e ".[docs]"
+exec "$VENV/bin/sphinx-build" -b html -W --keep-going docs docs/_build/html "$@"
