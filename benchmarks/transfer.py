@@ -94,7 +94,15 @@ def knn_predict(ref_emb, ref_labels, query_emb, k: int = 15) -> np.ndarray:
 
 
 def classifier_run(
-    ssl_model, adata, truth, labelled, held_out, mode: str, seed: int, obs=None
+    ssl_model,
+    adata,
+    truth,
+    labelled,
+    held_out,
+    mode: str,
+    seed: int,
+    obs=None,
+    encoder_lr_ratio: float | None = None,
 ) -> tuple[np.ndarray, float]:
     """Train a CellTypeClassifier on the labelled cells; predict the held-out ones."""
     start = time.perf_counter()
@@ -110,7 +118,9 @@ def classifier_run(
         freeze_encoder=(mode == "probe"),
         load_weights=(mode != "scratch"),
     )
-    ratio = 1.0 if mode == "scratch" else 0.1
+    ratio = (
+        encoder_lr_ratio if encoder_lr_ratio is not None else (1.0 if mode == "scratch" else 0.1)
+    )
     steps_per_epoch = max(1, int(np.ceil(labelled.sum() / 128)))
     epochs = int(np.clip(round(CLASSIFIER_STEPS / steps_per_epoch), 20, 300))
     clf.train(
