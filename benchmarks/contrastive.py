@@ -249,36 +249,31 @@ def main() -> None:
         runs_file(key).unlink(missing_ok=True)
     for seed in SEEDS:
         for key, (dataset, adata, batch_key, labels_key) in data.items():
-            rows: list[dict] = []
             labels = adata.obs[labels_key].to_numpy()
             batches = adata.obs[batch_key].to_numpy()
             for method, run in runners(adata, batch_key, seed).items():
                 result = run()
                 knn = scssl.metrics.leave_one_batch_out(result.embedding, labels, batches)
                 scib = scssl.metrics.scib_scores(result.embedding, labels, batches)
-                rows.append(
-                    {
-                        "dataset": dataset,
-                        "seed": seed,
-                        "method": method,
-                        "macro_f1": knn.loc["mean", "macro_f1"],
-                        "accuracy": knn.loc["mean", "accuracy"],
-                        "seconds": result.seconds,
-                        "epochs": result.epochs,
-                        "cells_per_s": result.cells_per_second,
-                        **scib,
-                    }
-                )
+                row = {
+                    "dataset": dataset,
+                    "seed": seed,
+                    "method": method,
+                    "macro_f1": knn.loc["mean", "macro_f1"],
+                    "accuracy": knn.loc["mean", "accuracy"],
+                    "seconds": result.seconds,
+                    "epochs": result.epochs,
+                    "cells_per_s": result.cells_per_second,
+                    **scib,
+                }
                 print(
                     f"[{(time.perf_counter() - started) / 60:5.1f} min] {dataset} seed {seed} "
-                    f"{method}: macro-F1 {rows[-1]['macro_f1']:.3f}, "
+                    f"{method}: macro-F1 {row['macro_f1']:.3f}, "
                     f"total {scib['total']:.3f}, {result.seconds:.0f} s",
                     flush=True,
                 )
-                frame = pd.DataFrame(rows[-1:])
-                frame.to_csv(
-                    runs_file(key), mode="a", header=not runs_file(key).exists(), index=False
-                )
+                header = not runs_file(key).exists()
+                pd.DataFrame([row]).to_csv(runs_file(key), mode="a", header=header, index=False)
 
 
 if __name__ == "__main__":
