@@ -343,6 +343,10 @@ class QueryMappingMixin(ArchesMixin):
             "frozen": not unfrozen,
         }
         model._query_frozen = not unfrozen
+        if not unfrozen and hasattr(model.module, "target_follows_online"):
+            # an EMA target network (BYOL) would drift towards the online weights: keep the
+            # reference's target, whose new covariate columns start like the online network's
+            model.module.target_follows_online = False
         encoder_sees_batch = getattr(model.module, "encode_covariates", True)
         if not unfrozen and not encoder_sees_batch:
             logger.warning(
@@ -380,9 +384,4 @@ class QueryMappingMixin(ArchesMixin):
             if plan_kwargs.get("weight_decay", 0.0):
                 logger.info("query training: weight_decay set to 0 to keep reference weights")
             plan_kwargs["weight_decay"] = 0.0
-            if hasattr(self.module, "target_follows_online"):
-                # an EMA target network (BYOL) would drift towards the online weights:
-                # keep the reference's target, whose new covariate columns were
-                # initialised like the online network's
-                self.module.target_follows_online = False
         return super().train(*args, plan_kwargs=plan_kwargs, **kwargs)

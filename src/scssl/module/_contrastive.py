@@ -229,6 +229,10 @@ class ContrastiveModule(EncoderModule):
             # The target network has the online networks' shapes but its own weights, held
             # as buffers: saved with the model, never optimised (also under DDP), and left
             # alone by scArches freezing, which hooks every FCLayers *parameter*.
+            # tensor names per network, fixed at construction (looked up at every step)
+            self._target_names = {
+                network: tuple(self._online_state(network)) for network in BYOL_ONLINE_NETWORKS
+            }
             for network in BYOL_ONLINE_NETWORKS:
                 for name, tensor in self._online_state(network).items():
                     self.register_buffer(_target_key(network, name), tensor.detach().clone())
@@ -242,8 +246,9 @@ class ContrastiveModule(EncoderModule):
 
     def target_weights(self, network: str) -> dict[str, torch.Tensor]:
         """BYOL's target copy of ``network`` (``"z_encoder"`` or ``"projector"``), by name."""
-        names = self._online_state(network)
-        return {name: getattr(self, _target_key(network, name)) for name in names}
+        return {
+            name: getattr(self, _target_key(network, name)) for name in self._target_names[network]
+        }
 
     # -- scvi-tools plumbing -------------------------------------------------------------
     def _get_inference_input(self, tensors: dict[str, torch.Tensor], **kwargs) -> dict:
