@@ -82,7 +82,7 @@ class Contrastive(
         not use, they beat a 32-d, 2 x 256 encoder for SimCLR and VICReg at the default
         epoch budget. In the peer benchmark (``benchmarks/results/contrastive.md``) plain
         VICReg with these defaults kept the chemistry in its embedding on pbmc_3tech
-        (leave-one-chemistry-out kNN macro-F1 0.87, vs 0.99 for SimCLR, BYOL and VICReg
+        (leave-one-chemistry-out kNN macro-F1 0.87, vs 0.98-0.99 for SimCLR, BYOL and VICReg
         with ``mnn_prob=0.5``): on multi-batch data prefer those.
     projector_hidden, projector_output, predictor_hidden
         Heads used during training only.
