@@ -20,6 +20,7 @@ from scvi.train import TrainingPlan
 
 from scssl import _compat
 from scssl.data import check_raw_counts
+from scssl.train import SSLTrainingPlan
 
 
 def default_max_epochs(n_cells: int) -> int:
@@ -236,11 +237,14 @@ def validate_plan_kwargs(plan_kwargs: dict, module) -> None:
 class SSLTrainingMixin:
     """``train`` with self-supervised defaults, shared by the joint-embedding models.
 
-    Uses the model's ``_training_plan_cls`` (:class:`~scssl.train.EMATrainingPlan`
-    for the contrastive models, which updates BYOL's target network after each optimizer step).
+    Uses the model's ``_training_plan_cls``: :class:`~scssl.train.SSLTrainingPlan`, or
+    :class:`~scssl.train.EMATrainingPlan` for the contrastive models, which updates
+    BYOL's target network after each optimizer step.
     """
 
     _default_batch_size = 256
+    # distributed-safe logging of the modules' extra metrics (see SSLTrainingPlan)
+    _training_plan_cls = SSLTrainingPlan
 
     def train(
         self,

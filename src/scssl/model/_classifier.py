@@ -14,19 +14,19 @@ from scvi import REGISTRY_KEYS
 from scvi.data import AnnDataManager
 from scvi.data.fields import LabelsWithUnlabeledObsField
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
-from scvi.train import TrainingPlan
 
 from scssl import _compat
 from scssl.data import check_raw_counts
 from scssl.module import ClassifierModule
 from scssl.nn import DeterministicEncoder
+from scssl.train import SSLTrainingPlan
 
 from ._base import CountsModelMixin, _check_obs_keys, count_fields, validate_plan_kwargs
 
 logger = logging.getLogger("scssl")
 
 
-class _FineTuningPlan(TrainingPlan):
+class _FineTuningPlan(SSLTrainingPlan):
     """scvi's training plan with a smaller learning rate for the encoder than for the head."""
 
     def __init__(self, module, *, encoder_lr_ratio: float = 0.1, **kwargs):

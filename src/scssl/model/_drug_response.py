@@ -19,6 +19,7 @@ from scssl import _compat
 from scssl.data import get_matrix
 from scssl.module import DrugResponseModule
 from scssl.module._drug_response import CLUSTER_KEY, DOMAIN_KEY, RESPONSE_KEY
+from scssl.train import SSLTrainingPlan
 
 from ._base import CountsModelMixin, validate_plan_kwargs
 
@@ -132,6 +133,7 @@ class DrugResponseTransfer(CountsModelMixin, UnsupervisedTrainingMixin, BaseMode
     """
 
     _module_cls = DrugResponseModule
+    _training_plan_cls = SSLTrainingPlan  # distributed-safe extra metrics
 
     def __init__(
         self,

@@ -1,5 +1,5 @@
-"""Training plans and callbacks, only where scvi-tools' own are not enough."""
+"""Training plans, only where scvi-tools' own are not enough."""
 
-from ._ema import EMATrainingPlan
+from ._plans import EMATrainingPlan, SSLTrainingPlan
 
-__all__ = ["EMATrainingPlan"]
+__all__ = ["EMATrainingPlan", "SSLTrainingPlan"]
