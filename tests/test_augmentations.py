@@ -10,10 +10,11 @@ from scssl.nn import (
     Crossover,
     GaussianNoise,
     GeneSwap,
-    MNNPositivePair,
     NegativeBinomialNoise,
+    NeighbourView,
     RandomGeneMasking,
     build_augmentations,
+    draw_partner,
     mutual_nearest_neighbors,
     normalize_counts,
 )
@@ -145,7 +146,7 @@ def test_build_augmentations_probability_zero_is_off():
 def test_mnn_positive_pair_and_index():
     own, other = torch.zeros(4, 3), torch.ones(4, 3)
     has = torch.tensor([True, False, True, False])
-    pair = MNNPositivePair(p=1.0)
+    pair = NeighbourView(p=1.0)
     assert pair(own, other, has)[:, 0].tolist() == [1.0, 0.0, 1.0, 0.0]
     pair.eval()
     assert torch.equal(pair(own, other, has), own)
@@ -162,3 +163,17 @@ def test_mnn_positive_pair_and_index():
     assert (cluster[partner[matched]] == cluster[matched]).all()
     with pytest.raises(ValueError, match="two batches"):
         mutual_nearest_neighbors(emb, np.repeat("a", 120))
+
+
+def test_draw_partner_is_uniform_over_valid_candidates():
+    torch.manual_seed(0)
+    candidates = torch.tensor([[3, -1, 5, 7], [-1, -1, -1, -1], [2, -1, -1, -1]]).repeat(2000, 1)
+    position, has = draw_partner(candidates)
+    assert has.tolist() == [True, False, True] * 2000
+    first = position[0::3]
+    assert set(first.tolist()) == {3, 5, 7}  # never the -1 padding
+    counts = torch.bincount(first, minlength=8)[[3, 5, 7]].float() / 2000
+    assert torch.allclose(counts, torch.full((3,), 1 / 3), atol=0.04)
+    assert (position[2::3] == 2).all()
+    one_column, has_one = draw_partner(torch.tensor([4, -1]))  # a 1-D column (MNN)
+    assert one_column.tolist() == [4, 0] and has_one.tolist() == [True, False]

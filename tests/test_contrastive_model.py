@@ -114,6 +114,8 @@ def test_bad_input_fails_before_training(baron):
         Contrastive(baron, method="simclr", temperature=0.0)
     with pytest.raises(ValueError, match="mnn_key"):
         Contrastive(baron, mnn_prob=0.5)
+    with pytest.raises(ValueError, match="knn_key"):
+        Contrastive(baron, knn_prob=0.5)
     model = Contrastive(baron, **SMALL)
     with pytest.raises(TypeError, match="unknown plan_kwargs"):
         model.train(max_epochs=1, plan_kwargs={"temprature": 0.1})
@@ -140,7 +142,7 @@ def test_mnn_positive_pairs(baron):
     assert agreement > 0.6 and agreement > 1.5 * (shares**2).sum()
     Contrastive.setup_anndata(adata, batch_key="donor", mnn_key="scssl_mnn_partner")
     model = Contrastive(adata, method="simclr", mnn_prob=0.5, **SMALL)
-    assert model.module.mnn_counts.shape == adata.shape
+    assert model.module.partner_counts.shape == adata.shape
     model.train(**FAST)
     assert np.isfinite(model.get_latent_representation()).all()
     # a subset invalidates the stored positions
@@ -148,6 +150,66 @@ def test_mnn_positive_pairs(baron):
         Contrastive.setup_anndata(
             adata[:100].copy(), batch_key="donor", mnn_key="scssl_mnn_partner"
         )
+
+
+def test_knn_pairs_are_the_nearest_other_cells(baron):
+    adata = baron.copy()
+    before = adata.X.copy()
+    scssl.tl.knn_pairs(adata, k=5, n_comps=20)
+    neighbours = adata.obsm["scssl_knn_partners"]
+    assert neighbours.shape == (adata.n_obs, 5) and neighbours.dtype == np.int64
+    assert not (neighbours == np.arange(adata.n_obs)[:, None]).any()  # never the cell itself
+    assert (adata.X != before).nnz == 0  # counts untouched
+    # the same neighbours as a brute-force search on the normalised PCA
+    emb = scssl.tl.pca_embedding(adata, n_comps=20)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    dist = ((emb[:, None, :] - emb[None, :, :]) ** 2).sum(-1)
+    np.fill_diagonal(dist, np.inf)
+    expected = np.sort(np.argsort(dist, axis=1)[:, :5], axis=1)
+    assert (np.sort(neighbours, axis=1) == expected).mean() > 0.99
+    with pytest.raises(ValueError, match="k must lie"):
+        scssl.tl.knn_pairs(adata, k=adata.n_obs)
+
+
+def test_knn_positive_view_is_a_neighbours_counts():
+    torch.manual_seed(0)
+    off = {"mask_prob": 0.0, "noise_prob": 0.0, "thinning_prob": 0.0}
+    module = ContrastiveModule(30, n_latent=4, n_hidden=16, knn_prob=1.0, **off)
+    reference = torch.poisson(torch.full((10, 30), 3.0))
+    module.set_partner_reference(reference)
+    x = reference[:4]
+    candidates = torch.tensor([[5, 6], [7, -1], [-1, -1], [9, 8]])
+    module.train()
+    views = [module._second_view_counts(x, None, candidates) for _ in range(40)]
+    drawn = {tuple(v[0].tolist()) for v in views}
+    assert drawn == {tuple(reference[5].tolist()), tuple(reference[6].tolist())}
+    assert all(torch.equal(v[1], reference[7]) for v in views)  # the only candidate
+    assert all(torch.equal(v[2], x[2]) for v in views)  # no candidate: the cell itself
+    module.eval()
+    assert torch.equal(module._second_view_counts(x, None, candidates), x)
+
+
+def test_knn_positive_pairs_train_and_check_positions(baron):
+    adata = baron.copy()
+    scssl.tl.knn_pairs(adata, k=5)
+    Contrastive.setup_anndata(adata, batch_key="donor", knn_key="scssl_knn_partners")
+    model = Contrastive(adata, method="simclr", knn_prob=0.5, **SMALL)
+    assert model.module.partner_counts.shape == adata.shape
+    model.train(**FAST)
+    assert np.isfinite(model.get_latent_representation()).all()
+    with pytest.raises(ValueError, match="knn_pairs"):
+        Contrastive.setup_anndata(adata[:100].copy(), knn_key="scssl_knn_partners")
+    with pytest.raises(KeyError, match="obsm"):
+        Contrastive.setup_anndata(adata, knn_key="X_missing")
+    # the scanpy-style entry point passes the obsm key through
+    scssl.tl.contrastive(
+        adata,
+        method="simclr",
+        knn_key="scssl_knn_partners",
+        model_kwargs={"knn_prob": 0.5, **SMALL},
+        **FAST,
+    )
+    assert adata.uns["scssl_simclr"]["params"]["knn_key"] == "scssl_knn_partners"
 
 
 def test_hybrid_masked_contrastive(baron, tmp_path):

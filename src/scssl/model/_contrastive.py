@@ -10,13 +10,13 @@ import torch
 from anndata import AnnData
 from scvi import REGISTRY_KEYS
 from scvi.data import AnnDataManager
-from scvi.data.fields import NumericalObsField
+from scvi.data.fields import NumericalObsField, ObsmField
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 
 from scssl import _compat
 from scssl.data import check_raw_counts
 from scssl.module import ContrastiveModule
-from scssl.module._contrastive import METHODS, MNN_PARTNER_KEY
+from scssl.module._contrastive import KNN_PARTNERS_KEY, METHODS, MNN_PARTNER_KEY
 from scssl.train import EMATrainingPlan
 
 from ._base import (
@@ -30,16 +30,21 @@ from ._query import QueryMappingMixin
 logger = logging.getLogger("scssl")
 
 
+def _check_partner_positions(values: np.ndarray, where: str, n_obs: int, fix: str) -> None:
+    """Partner positions must be integer rows of this AnnData (``-1`` for none)."""
+    if not np.issubdtype(values.dtype, np.integer):
+        raise ValueError(f"{where} must hold integer row positions; {fix}")
+    if values.size and (values.min() < -1 or values.max() >= n_obs):
+        raise ValueError(
+            f"{where} holds positions outside [-1, {n_obs - 1}] "
+            f"(was the AnnData subset after computing partners?); {fix}"
+        )
+
+
 def _check_mnn_column(adata: AnnData, mnn_key: str, batch_key: str | None) -> None:
     values = adata.obs[mnn_key].to_numpy()
     fix = "recompute it on this AnnData with scssl.tl.mnn_pairs(adata, batch_key=...)"
-    if not np.issubdtype(values.dtype, np.integer):
-        raise ValueError(f"adata.obs[{mnn_key!r}] must hold integer row positions; {fix}")
-    if values.min() < -1 or values.max() >= adata.n_obs:
-        raise ValueError(
-            f"adata.obs[{mnn_key!r}] holds positions outside [-1, {adata.n_obs - 1}] "
-            f"(was the AnnData subset after computing partners?); {fix}"
-        )
+    _check_partner_positions(values, f"adata.obs[{mnn_key!r}]", adata.n_obs, fix)
     if batch_key is not None:
         batches = adata.obs[batch_key].to_numpy()
         has = values >= 0
@@ -50,6 +55,17 @@ def _check_mnn_column(adata: AnnData, mnn_key: str, batch_key: str | None) -> No
             )
 
 
+def _check_knn_matrix(adata: AnnData, knn_key: str) -> None:
+    if knn_key not in adata.obsm:
+        raise KeyError(f"knn_key={knn_key!r} is not a key of adata.obsm")
+    values = np.asarray(adata.obsm[knn_key])
+    where = f"adata.obsm[{knn_key!r}]"
+    if values.ndim != 2:
+        raise ValueError(f"{where} must be cells x neighbours, got shape {values.shape}")
+    fix = "recompute it on this AnnData with scssl.tl.knn_pairs(adata)"
+    _check_partner_positions(values, where, adata.n_obs, fix)
+
+
 class Contrastive(
     QueryMappingMixin, CountsModelMixin, SSLTrainingMixin, UnsupervisedTrainingMixin, BaseModelClass
 ):
@@ -57,7 +73,8 @@ class Contrastive(
 
     Each cell is augmented twice (count-level thinning or negative-binomial noise,
     crossover with another cell, gene swaps, random gene masking, Gaussian noise;
-    optionally its mutual nearest neighbour from another batch as the second view);
+    optionally one of its nearest neighbours, or its mutual nearest neighbour from
+    another batch, as the second view);
     an encoder embeds both views and a projector maps them to the space where the
     objective is computed:
 
@@ -98,6 +115,10 @@ class Contrastive(
     mnn_prob
         Probability of using the MNN partner as second view (needs ``mnn_key`` in
         :meth:`setup_anndata`).
+    knn_prob
+        Probability of using one of the cell's nearest neighbours (in the PCA of the
+        log-normalised counts, drawn anew at every step) as second view (needs
+        ``knn_key`` in :meth:`setup_anndata`, from :func:`scssl.tl.knn_pairs`).
     encode_covariates
         Inject the batch and categorical covariates into the encoder (as in scVI),
         for integration.
@@ -147,17 +168,24 @@ class Contrastive(
         crossover_prob: float = 0.0,
         crossover_fraction: float = 0.25,
         mnn_prob: float = 0.0,
+        knn_prob: float = 0.0,
         encode_covariates: bool = False,
         **module_kwargs,
     ):
         super().__init__(adata)
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-        has_mnn = MNN_PARTNER_KEY in self.adata_manager.data_registry
+        registry = self.adata_manager.data_registry
+        has_mnn, has_knn = MNN_PARTNER_KEY in registry, KNN_PARTNERS_KEY in registry
         if mnn_prob > 0 and not has_mnn:
             raise ValueError(
                 "mnn_prob > 0 needs MNN partners: compute them with scssl.tl.mnn_pairs(adata, "
                 "batch_key=...) and pass mnn_key=... to Contrastive.setup_anndata."
+            )
+        if knn_prob > 0 and not has_knn:
+            raise ValueError(
+                "knn_prob > 0 needs nearest neighbours: compute them with "
+                "scssl.tl.knn_pairs(adata) and pass knn_key=... to Contrastive.setup_anndata."
             )
         self.module = self._module_cls(
             n_input=self.summary_stats.n_vars,
@@ -189,13 +217,14 @@ class Contrastive(
             crossover_prob=crossover_prob,
             crossover_fraction=crossover_fraction,
             mnn_prob=mnn_prob,
+            knn_prob=knn_prob,
             encode_covariates=encode_covariates,
             **module_kwargs,
         )
-        if has_mnn and mnn_prob > 0:
+        if (has_mnn and mnn_prob > 0) or (has_knn and knn_prob > 0):
             counts = self.adata_manager.get_from_registry(REGISTRY_KEYS.X_KEY)
             counts = counts.toarray() if hasattr(counts, "toarray") else np.asarray(counts)
-            self.module.set_mnn_reference(torch.as_tensor(counts, dtype=torch.float32))
+            self.module.set_partner_reference(torch.as_tensor(counts, dtype=torch.float32))
         self._model_summary_string = (
             f"Contrastive ({method}): n_latent={n_latent}, n_hidden={n_hidden}, "
             f"n_layers={n_layers}, mask_fraction={mask_fraction}, "
@@ -213,6 +242,7 @@ class Contrastive(
         categorical_covariate_keys: list[str] | None = None,
         continuous_covariate_keys: list[str] | None = None,
         mnn_key: str | None = None,
+        knn_key: str | None = None,
         **kwargs,
     ) -> None:
         """Register an AnnData of raw counts (see :meth:`CountsModelMixin.setup_anndata`).
@@ -232,6 +262,9 @@ class Contrastive(
         mnn_key
             Column of ``adata.obs`` with each cell's mutual-nearest-neighbour partner
             (row position, ``-1`` for none), as written by :func:`scssl.tl.mnn_pairs`.
+        knn_key
+            Key of ``adata.obsm`` with each cell's nearest neighbours (row positions,
+            cells x neighbours, ``-1`` for none), as written by :func:`scssl.tl.knn_pairs`.
 
         Examples
         --------
@@ -252,12 +285,17 @@ class Contrastive(
         check_raw_counts(adata, layer)
         if mnn_key is not None:
             _check_mnn_column(adata, mnn_key, batch_key)
+        if knn_key is not None:
+            _check_knn_matrix(adata, knn_key)
         setup_method_args = _compat.setup_method_args(cls, locals())
         fields = count_fields(
             layer, batch_key, labels_key, categorical_covariate_keys, continuous_covariate_keys
         )
+        # partner positions travel in minibatches as float32: exact up to 2**24 cells
         if mnn_key is not None:
             fields.append(NumericalObsField(MNN_PARTNER_KEY, mnn_key))
+        if knn_key is not None:
+            fields.append(ObsmField(KNN_PARTNERS_KEY, knn_key))
         adata_manager = AnnDataManager(fields=fields, setup_method_args=setup_method_args)
         adata_manager.register_fields(adata, **kwargs)
         cls.register_manager(adata_manager)

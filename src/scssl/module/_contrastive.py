@@ -12,11 +12,12 @@ from torch.func import functional_call
 from scssl.nn import (
     AugmentationPipeline,
     MLPHead,
-    MNNPositivePair,
+    NeighbourView,
     barlow_twins_loss,
     build_augmentations,
     byol_loss,
     byol_momentum,
+    draw_partner,
     normalize_counts,
     nt_xent_loss,
     vicreg_loss,
@@ -27,6 +28,7 @@ from ._base import EncoderModule
 ContrastiveMethod = Literal["simclr", "byol", "barlow_twins", "vicreg"]
 METHODS: tuple[str, ...] = ("simclr", "byol", "barlow_twins", "vicreg")
 MNN_PARTNER_KEY = "mnn_partner"
+KNN_PARTNERS_KEY = "knn_partners"
 #: the online networks BYOL keeps a momentum (target) copy of
 BYOL_ONLINE_NETWORKS: tuple[str, ...] = ("z_encoder", "projector")
 
@@ -75,6 +77,7 @@ class ContrastiveModule(EncoderModule):
     """Two augmented views of each cell, one encoder, a projector and a joint-embedding loss.
 
     Counts are augmented (binomial thinning, negative-binomial noise, optionally a
+    neighbour as the second view: one of the cell's nearest neighbours, or its
     mutual-nearest-neighbour partner from another batch), library-size normalised
     and log1p-transformed, augmented again (crossover, gene swap, masking, Gaussian
     noise) and encoded. The projector (and BYOL's predictor) is used for the loss
@@ -122,7 +125,11 @@ class ContrastiveModule(EncoderModule):
     mnn_prob
         Probability that the second view is the cell's mutual nearest neighbour from
         another batch (needs partners registered and reference counts set with
-        :meth:`set_mnn_reference`).
+        :meth:`set_partner_reference`).
+    knn_prob
+        Probability that the second view is one of the cell's nearest neighbours, drawn
+        anew at every step (needs neighbours registered and reference counts set). Where
+        both apply, the MNN partner takes precedence.
     encode_covariates
         Feed batch and categorical covariates to the encoder (scVI-style injection).
     use_batch_norm, use_layer_norm
@@ -165,6 +172,7 @@ class ContrastiveModule(EncoderModule):
         crossover_prob: float = 0.0,
         crossover_fraction: float = 0.25,
         mnn_prob: float = 0.0,
+        knn_prob: float = 0.0,
         encode_covariates: bool = False,
         use_batch_norm: bool = False,
         use_layer_norm: bool = True,
@@ -218,12 +226,13 @@ class ContrastiveModule(EncoderModule):
             crossover_fraction=crossover_fraction,
         )
         self.augment = AugmentationPipeline(augmentations, self._normalize)
-        self.mnn_pair = MNNPositivePair(mnn_prob)
+        self.mnn_pair = NeighbourView(mnn_prob)
+        self.knn_pair = NeighbourView(knn_prob)
         # BYOL's target network follows the online one by EMA; a frozen scArches query
         # model switches this off so that no reference weight moves (see QueryMappingMixin)
         self.target_follows_online = True
-        # reference counts for MNN partners: not saved with the model, set by the model
-        self.register_buffer("mnn_counts", torch.zeros(0, n_input), persistent=False)
+        # counts of the cells partner positions refer to: not saved, set by the model
+        self.register_buffer("partner_counts", torch.zeros(0, n_input), persistent=False)
         if method == "byol":
             self.predictor = MLPHead(projector_output, predictor_hidden, projector_output, 1)
             # The target network has the online networks' shapes but its own weights, held
@@ -255,35 +264,43 @@ class ContrastiveModule(EncoderModule):
         inputs = super()._get_inference_input(tensors)
         if MNN_PARTNER_KEY in tensors:
             inputs["mnn_partner"] = tensors[MNN_PARTNER_KEY]
+        if KNN_PARTNERS_KEY in tensors:
+            inputs["knn_partners"] = tensors[KNN_PARTNERS_KEY]
         return inputs
 
     def _get_generative_input(self, tensors: dict, inference_outputs: dict, **kwargs) -> dict:
         return {}
 
-    def set_mnn_reference(self, counts: torch.Tensor) -> None:
-        """Counts of all registered cells, indexed by the MNN partner positions."""
+    def set_partner_reference(self, counts: torch.Tensor) -> None:
+        """Counts of all registered cells, indexed by the MNN and kNN partner positions."""
         if counts.ndim != 2 or counts.shape[1] != self.n_input:
             raise ValueError(
-                f"MNN reference counts must be cells x {self.n_input} genes, "
+                f"partner reference counts must be cells x {self.n_input} genes, "
                 f"got {tuple(counts.shape)}"
             )
-        self.mnn_counts = counts.to(device=self.device, dtype=torch.float32)
+        self.partner_counts = counts.to(device=self.device, dtype=torch.float32)
 
     # -- forward pieces ------------------------------------------------------------------
     def _second_view_counts(
-        self, x: torch.Tensor, mnn_partner: torch.Tensor | None
+        self,
+        x: torch.Tensor,
+        mnn_partner: torch.Tensor | None,
+        knn_partners: torch.Tensor | None,
     ) -> torch.Tensor:
-        if mnn_partner is None or self.mnn_pair.p == 0.0 or not self.training:
-            return x
-        if self.mnn_counts.shape[0] == 0:
-            raise RuntimeError(
-                "MNN partners are registered but no reference counts are set; "
-                "call module.set_mnn_reference(counts) (the model does this)."
-            )
-        partner = mnn_partner.long().view(-1)
-        has_partner = partner >= 0
-        partner_counts = self.mnn_counts[partner.clamp_min(0)]
-        return self.mnn_pair(x, partner_counts, has_partner)
+        """The counts the second view starts from: the cell's own, or a partner's."""
+        view = x
+        # kNN first, so that an MNN partner, where drawn, replaces it
+        for partners, pair in ((knn_partners, self.knn_pair), (mnn_partner, self.mnn_pair)):
+            if partners is None or pair.p == 0.0 or not self.training:
+                continue
+            if self.partner_counts.shape[0] == 0:
+                raise RuntimeError(
+                    "partners are registered but no reference counts are set; "
+                    "call module.set_partner_reference(counts) (the model does this)."
+                )
+            position, has_partner = draw_partner(partners)
+            view = pair(view, self.partner_counts[position], has_partner)
+        return view
 
     @auto_move_data
     def inference(
@@ -294,6 +311,7 @@ class ContrastiveModule(EncoderModule):
         cont_covs: torch.Tensor | None = None,
         apply_mask: bool = True,
         mnn_partner: torch.Tensor | None = None,
+        knn_partners: torch.Tensor | None = None,
     ) -> dict:
         """Encode cells; with ``apply_mask=True`` also two augmented views.
 
@@ -308,7 +326,7 @@ class ContrastiveModule(EncoderModule):
             z = self.encode(x_norm, batch_index, cat_covs, cont_covs)
             return {"z": z, "x_norm": x_norm, "library": library}
         v1 = self.augment(x)
-        v2 = self.augment(self._second_view_counts(x, mnn_partner))
+        v2 = self.augment(self._second_view_counts(x, mnn_partner, knn_partners))
         covs = (batch_index, cat_covs, cont_covs)
         z_views = self.encode(torch.cat([v1, v2]), *(_repeat(c) for c in covs)).chunk(2)
         return {"z": z_views[0], "views": (v1, v2), "z_views": z_views, "covs": covs}

@@ -278,19 +278,21 @@ class Crossover(Augmentation):
         return f"fraction={self.fraction}, p={self.p}"
 
 
-class MNNPositivePair(nn.Module):
-    """Use a cell's mutual nearest neighbour from another batch as its second view.
+class NeighbourView(nn.Module):
+    """Use a precomputed neighbour of a cell as its second view.
 
     Not a transform of the cell itself: ``forward(counts, partner_counts, has_partner)``
     returns, for each cell with a partner and with probability ``p``, the partner's
     counts, and the cell's own counts otherwise. Partners come from a precomputed
-    index (:func:`mutual_nearest_neighbors`, :func:`scssl.tl.mnn_pairs`).
+    index: a mutual nearest neighbour from another batch (:func:`mutual_nearest_neighbors`,
+    :func:`scssl.tl.mnn_pairs`) or one of the cell's nearest neighbours in any batch
+    (:func:`scssl.tl.knn_pairs`, one drawn per step with :func:`draw_partner`).
 
     Examples
     --------
     >>> import torch
     >>> own, other = torch.zeros(3, 2), torch.ones(3, 2)
-    >>> MNNPositivePair(p=1.0)(own, other, torch.tensor([True, False, True]))[:, 0]
+    >>> NeighbourView(p=1.0)(own, other, torch.tensor([True, False, True]))[:, 0]
     tensor([1., 0., 1.])
     """
 
@@ -311,6 +313,31 @@ class MNNPositivePair(nn.Module):
 
     def extra_repr(self) -> str:  # noqa: D102
         return f"p={self.p}"
+
+
+def draw_partner(partners: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Draw one partner per cell, uniformly among its valid (``>= 0``) candidates.
+
+    ``partners`` holds row positions, cells x candidates (``-1`` pads cells with fewer
+    candidates). Returns the drawn positions (``0`` where a cell has none) and a mask of
+    the cells that have one.
+
+    Examples
+    --------
+    >>> import torch
+    >>> position, has = draw_partner(torch.tensor([[4, -1], [-1, -1]]))
+    >>> position.tolist(), has.tolist()
+    ([4, 0], [True, False])
+    """
+    partners = partners.long()
+    if partners.ndim == 1:
+        partners = partners[:, None]
+    valid = partners >= 0
+    # a random score per candidate, invalid ones pushed below every valid one
+    scores = torch.rand(partners.shape, device=partners.device).masked_fill(~valid, -1.0)
+    chosen = partners.gather(1, scores.argmax(dim=1, keepdim=True)).squeeze(1)
+    has_partner = valid.any(dim=1)
+    return chosen.clamp_min(0), has_partner
 
 
 class AugmentationPipeline(nn.Module):

@@ -1,6 +1,6 @@
 """Scanpy-style functions: AnnData in, results written to ``.obsm`` / ``.obs`` / ``.uns``."""
 
-from ._contrastive import contrastive, mnn_pairs
+from ._contrastive import contrastive, knn_pairs, mnn_pairs
 from ._drug_response import drug_response_attributions
 from ._masked_ae import masked_ae
 from ._pca import pca_embedding
@@ -10,6 +10,7 @@ from ._transfer import transfer_labels
 __all__ = [
     "drug_response_attributions",
     "contrastive",
+    "knn_pairs",
     "mnn_pairs",
     "programme_reconstruction",
     "tf_prediction",

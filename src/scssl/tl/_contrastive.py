@@ -1,4 +1,4 @@
-"""``scssl.tl.contrastive`` and ``scssl.tl.mnn_pairs``: joint-embedding SSL on AnnData."""
+"""``scssl.tl.contrastive``, ``mnn_pairs`` and ``knn_pairs``: joint-embedding SSL on AnnData."""
 
 from __future__ import annotations
 
@@ -81,6 +81,75 @@ def mnn_pairs(
     return adata if copy else None
 
 
+def knn_pairs(
+    adata: AnnData,
+    *,
+    layer: str | None = None,
+    n_comps: int = 30,
+    k: int = 10,
+    key_added: str = "scssl_knn_partners",
+    seed: int = 0,
+    copy: bool = False,
+) -> AnnData | None:
+    """Find each cell's nearest neighbours, to use as positive partners.
+
+    Neighbours (the cell itself excluded) are searched, in any batch, in the
+    L2-normalised PCA of log-normalised counts (:func:`scssl.tl.pca_embedding`),
+    by exact search for small data and pynndescent above. Their row positions,
+    cells x ``k``, go to ``adata.obsm[key_added]``: pass it as ``knn_key`` to
+    :meth:`scssl.model.Contrastive.setup_anndata` and set ``knn_prob`` to use a
+    neighbour, drawn anew at every step, as a cell's second
+    view. Positions refer to this AnnData: recompute after subsetting.
+
+    Parameters
+    ----------
+    adata
+        AnnData with raw counts in ``X`` or ``layer``.
+    layer
+        Layer with raw counts.
+    n_comps
+        Principal components used for the search.
+    k
+        Neighbours kept per cell.
+    key_added
+        ``adata.obsm`` key to write.
+    seed
+        Seed of the PCA and of the approximate search.
+    copy
+        Work on a copy and return it.
+
+    Returns
+    -------
+    ``None`` or the copy; writes ``.obsm[key_added]`` and ``.uns[key_added]["params"]``.
+
+    Examples
+    --------
+    >>> import scssl
+    >>> adata = scssl.data.pbmc68k_counts()
+    >>> scssl.tl.knn_pairs(adata, layer="counts", k=5)
+    >>> adata.obsm["scssl_knn_partners"].shape
+    (700, 5)
+    """
+    from ._transfer import nearest_neighbors
+
+    if not 1 <= k < adata.n_obs:
+        raise ValueError(f"k must lie in [1, {adata.n_obs - 1}] (cells - 1), got {k}")
+    if copy:
+        adata = adata.copy()
+    n_comps = min(n_comps, adata.n_obs - 1, adata.n_vars - 1)
+    embedding = pca_embedding(adata, layer=layer, n_comps=n_comps, seed=seed)
+    embedding = embedding / np.maximum(np.linalg.norm(embedding, axis=1, keepdims=True), 1e-12)
+    # k + 1: the nearest point is normally the cell itself, dropped below
+    found, _ = nearest_neighbors(embedding, embedding, k=k + 1, random_state=seed)
+    own = found == np.arange(adata.n_obs)[:, None]
+    # drop the cell itself; where it was not found (exact duplicates), drop the farthest
+    own[~own.any(axis=1), -1] = True
+    neighbours = found[~own].reshape(adata.n_obs, k).astype(np.int64)
+    adata.obsm[key_added] = neighbours
+    adata.uns[key_added] = {"params": {"layer": layer, "n_comps": n_comps, "k": k}}
+    return adata if copy else None
+
+
 def contrastive(
     adata: AnnData,
     *,
@@ -88,6 +157,7 @@ def contrastive(
     layer: str | None = None,
     batch_key: str | None = None,
     mnn_key: str | None = None,
+    knn_key: str | None = None,
     key_added: str | None = None,
     copy: bool = False,
     model_kwargs: dict | None = None,
@@ -109,6 +179,9 @@ def contrastive(
         ``model_kwargs={"encode_covariates": True}``).
     mnn_key
         Column written by :func:`mnn_pairs`; use with ``model_kwargs={"mnn_prob": ...}``.
+    knn_key
+        ``adata.obsm`` key written by :func:`knn_pairs`; use with
+        ``model_kwargs={"knn_prob": ...}``.
     key_added
         ``adata.obsm`` key of the embedding (default ``"X_scssl_<method>"``); the
         parameters go to ``adata.uns[key_added.removeprefix("X_")]["params"]``.
@@ -146,6 +219,7 @@ def contrastive(
         Contrastive,
         layer=layer,
         setup_keys={"batch_key": batch_key, "mnn_key": mnn_key},
+        obsm_setup_keys={"knn_key": knn_key},
         key_added=key_added or f"X_scssl_{method}",
         copy=copy,
         model_kwargs={"method": method, **model_kwargs},

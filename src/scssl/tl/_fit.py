@@ -10,15 +10,27 @@ from anndata import AnnData
 from scssl.data import check_raw_counts, get_matrix
 
 
-def registration_view(adata: AnnData, layer: str | None, obs_keys: list[str | None]) -> AnnData:
+def registration_view(
+    adata: AnnData,
+    layer: str | None,
+    obs_keys: list[str | None],
+    obsm_keys: list[str | None] = (),
+) -> AnnData:
     """A light AnnData sharing the user's counts; scvi registration then leaves ``adata`` as is."""
     check_raw_counts(adata, layer)  # errors name the user's layer, not the view's X
     obs_keys = [key for key in obs_keys if key is not None]
     missing = [key for key in obs_keys if key not in adata.obs]
     if missing:
         raise KeyError(f"{missing} not found in adata.obs")
+    obsm_keys = [key for key in obsm_keys if key is not None]
+    missing = [key for key in obsm_keys if key not in adata.obsm]
+    if missing:
+        raise KeyError(f"{missing} not found in adata.obsm")
     return AnnData(
-        X=get_matrix(adata, layer), obs=adata.obs[obs_keys].copy(), var=adata.var[[]].copy()
+        X=get_matrix(adata, layer),
+        obs=adata.obs[obs_keys].copy(),
+        var=adata.var[[]].copy(),
+        obsm={key: adata.obsm[key] for key in obsm_keys},
     )
 
 
@@ -39,18 +51,23 @@ def fit_embedding(
     train_kwargs: dict,
     return_model: bool,
     extra_params: Callable[[object], dict] | None = None,
+    obsm_setup_keys: dict[str, str | None] | None = None,
 ):
     """Train ``model_cls`` on ``adata``'s counts; write ``.obsm[key_added]`` and ``.uns``.
 
     ``setup_keys`` are the ``.obs`` columns given to ``setup_anndata`` (``batch_key``,
-    ...). Nothing else of ``adata`` is touched: the model is registered on a view
-    (:func:`registration_view`). The parameters go to
+    ...), ``obsm_setup_keys`` its ``.obsm`` keys (``knn_key``). Nothing else of
+    ``adata`` is touched: the model is registered on a view (:func:`registration_view`).
+    The parameters go to
     ``adata.uns[key_added.removeprefix("X_")]["params"]``, with ``extra_params(model)``.
     """
     if copy:
         adata = adata.copy()
-    work = registration_view(adata, layer, list(setup_keys.values()))
-    model_cls.setup_anndata(work, **setup_keys)
+    obsm_setup_keys = obsm_setup_keys or {}
+    work = registration_view(
+        adata, layer, list(setup_keys.values()), list(obsm_setup_keys.values())
+    )
+    model_cls.setup_anndata(work, **setup_keys, **obsm_setup_keys)
     model = model_cls(work, **model_kwargs)
     model.train(**train_kwargs)
     adata.obsm[key_added] = np.asarray(model.get_latent_representation())
@@ -59,6 +76,7 @@ def fit_embedding(
         "params": {
             "layer": layer,
             **setup_keys,
+            **obsm_setup_keys,
             **scalar_params(model.init_params_["non_kwargs"]),
             **scalar_params(model.init_params_["kwargs"].get("module_kwargs", {})),
             **(extra_params(model) if extra_params is not None else {}),
