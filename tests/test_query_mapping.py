@@ -177,3 +177,21 @@ def test_prepare_accepts_paths(reference, tmp_path, path_type):
     ref_model.save(str(tmp_path / "ref"), overwrite=True)
     out = model_cls.prepare_query_anndata(query, path_type(tmp_path / "ref"), inplace=False)
     assert out.var_names.equals(ref.var_names)
+
+
+def test_query_of_a_knn_positive_reference(baron_small):
+    """A reference trained with kNN positive views maps a query with its own neighbours."""
+    ref, query = split(baron_small)
+    scssl.tl.knn_pairs(ref, k=5)
+    scssl.model.Contrastive.setup_anndata(ref, batch_key="donor", knn_key="scssl_knn_partners")
+    model = scssl.model.Contrastive(ref, knn_prob=0.5, **tiny_kwargs(scssl.model.Contrastive))
+    model.train(max_epochs=1, batch_size=64, enable_progress_bar=False)
+    with pytest.raises(ValueError, match="knn_pairs"):
+        scssl.model.Contrastive.load_query_data(query.copy(), model)
+    query = query.copy()
+    scssl.tl.knn_pairs(query, k=5)
+    query_model = scssl.model.Contrastive.load_query_data(query, model)
+    # the query's own counts are what its neighbour positions index
+    assert query_model.module.partner_counts.shape == query.shape
+    query_model.train(max_epochs=1, batch_size=64, enable_progress_bar=False)
+    assert np.isfinite(query_model.get_latent_representation()).all()

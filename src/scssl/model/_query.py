@@ -113,6 +113,10 @@ def _original_key(registry: dict, key: str) -> str | None:
     return None if original in (None, f"_scvi_{key}") else original
 
 
+# setup_anndata arguments that name an .obsm entry (all other *_key(s) name .obs columns)
+OBSM_SETUP_ARGUMENTS = frozenset({"knn_key"})
+
+
 class QueryMappingMixin(ArchesMixin):
     """Reference mapping (scArches) for scssl models.
 
@@ -304,7 +308,15 @@ class QueryMappingMixin(ArchesMixin):
         setup_args = registry.get("setup_args", {})
         for argument, key in setup_args.items():
             keys = [key] if isinstance(key, str) else (key or [])
-            if argument.endswith("_key") or argument.endswith("_keys"):
+            if argument in OBSM_SETUP_ARGUMENTS:
+                missing = [k for k in keys if k not in adata.obsm]
+                if missing:
+                    raise ValueError(
+                        f"the reference was set up with {argument}={key!r}, but the query "
+                        f"has no .obsm entry {missing}; compute it on the query (for "
+                        "knn_key: scssl.tl.knn_pairs(query))"
+                    )
+            elif argument.endswith("_key") or argument.endswith("_keys"):
                 missing = [k for k in keys if k not in adata.obs]
                 if missing:
                     raise ValueError(
