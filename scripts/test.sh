@@ -4,5 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/_env.sh
 VENV="${SCSSL_VENV:-.venv}"
-"$VENV/bin/ruff" check src tests benchmarks
+"$VENV/bin/ruff" check src tests benchmarks tutorials
 exec "$VENV/bin/python" -m pytest -q -p no:cacheprovider "$@"

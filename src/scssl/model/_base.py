@@ -293,7 +293,7 @@ class SSLTrainingMixin:
         Examples
         --------
         >>> model.train(max_epochs=50)  # doctest: +SKIP
-        >>> model.history["train_loss_epoch"].tail()  # doctest: +SKIP
+        >>> model.history["train_loss"].tail()  # doctest: +SKIP
         """
         batch_size = batch_size or self._default_batch_size
         plan_kwargs = {"lr": lr, "weight_decay": weight_decay, "eps": 1e-8, **(plan_kwargs or {})}
