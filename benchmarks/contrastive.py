@@ -11,7 +11,7 @@ nearest neighbour from another batch: ``mnn_prob=0.5``, partners from
 a nearest-neighbour positive (for half of the cells the second view is one of the
 cell's 10 nearest neighbours in any batch, drawn anew at every step: ``knn_prob=0.5``,
 neighbours from ``scssl.tl.knn_pairs`` with its defaults, 30 PCs; chosen on data this
-benchmark does not use, see ``contrastive_knn_positive.md``), and the
+benchmark does not use, see ``contrastive_knn_positive.py``), and the
 MaskedContrastive hybrid (defaults: VICReg term with weight 0.1). Seeds 0, 1,
 2; every model is trained in the same run, on the same cells and genes, with
 minibatches of 128 cells.
