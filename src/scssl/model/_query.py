@@ -307,23 +307,21 @@ class QueryMappingMixin(ArchesMixin):
             )
         setup_args = registry.get("setup_args", {})
         for argument, key in setup_args.items():
+            if not (argument.endswith("_key") or argument.endswith("_keys")):
+                continue
             keys = [key] if isinstance(key, str) else (key or [])
-            if argument in OBSM_SETUP_ARGUMENTS:
-                missing = [k for k in keys if k not in adata.obsm]
-                if missing:
-                    raise ValueError(
-                        f"the reference was set up with {argument}={key!r}, but the query "
-                        f"has no .obsm entry {missing}; compute it on the query (for "
-                        "knn_key: scssl.tl.knn_pairs(query))"
-                    )
-            elif argument.endswith("_key") or argument.endswith("_keys"):
-                missing = [k for k in keys if k not in adata.obs]
-                if missing:
-                    raise ValueError(
-                        f"the reference was set up with {argument}={key!r}, but the query "
-                        f"has no .obs column {missing}; add it (for labels an unknown "
-                        "placeholder such as 'Unknown' is fine)"
-                    )
+            in_obsm = argument in OBSM_SETUP_ARGUMENTS
+            missing = [k for k in keys if k not in (adata.obsm if in_obsm else adata.obs)]
+            if missing:
+                fix = (
+                    "compute it on the query (for knn_key: scssl.tl.knn_pairs(query))"
+                    if in_obsm
+                    else "add it (for labels an unknown placeholder such as 'Unknown' is fine)"
+                )
+                raise ValueError(
+                    f"the reference was set up with {argument}={key!r}, but the query has "
+                    f"no {'.obsm entry' if in_obsm else '.obs column'} {missing}; {fix}"
+                )
         if setup_args.get("layer") is not None and setup_args["layer"] not in adata.layers:
             raise ValueError(
                 f"the reference was trained on layer {setup_args['layer']!r}, missing from "

@@ -9,6 +9,12 @@ from ._fit import fit_embedding
 from ._pca import pca_embedding
 
 
+def _normalised_pca(adata: AnnData, layer: str | None, n_comps: int, seed: int) -> np.ndarray:
+    """The space partners are searched in: PCA of log-normalised counts, rows of norm 1."""
+    embedding = pca_embedding(adata, layer=layer, n_comps=n_comps, seed=seed)
+    return embedding / np.maximum(np.linalg.norm(embedding, axis=1, keepdims=True), 1e-12)
+
+
 def mnn_pairs(
     adata: AnnData,
     *,
@@ -70,8 +76,7 @@ def mnn_pairs(
     if copy:
         adata = adata.copy()
     n_comps = min(n_comps, adata.n_obs - 1, adata.n_vars - 1)
-    embedding = pca_embedding(adata, layer=layer, n_comps=n_comps, seed=seed)
-    embedding = embedding / np.maximum(np.linalg.norm(embedding, axis=1, keepdims=True), 1e-12)
+    embedding = _normalised_pca(adata, layer, n_comps, seed)
     partner = mutual_nearest_neighbors(embedding, adata.obs[batch_key].to_numpy(), k=k, seed=seed)
     adata.obs[key_added] = partner
     adata.uns[key_added] = {
@@ -98,8 +103,8 @@ def knn_pairs(
     by exact search for small data and pynndescent above. Their row positions,
     cells x ``k``, go to ``adata.obsm[key_added]``: pass it as ``knn_key`` to
     :meth:`scssl.model.Contrastive.setup_anndata` and set ``knn_prob`` to use a
-    neighbour, drawn anew at every step, as a cell's second
-    view. Positions refer to this AnnData: recompute after subsetting.
+    neighbour, drawn anew at every step, as a cell's second view. Positions refer to
+    this AnnData: recompute after subsetting.
 
     Parameters
     ----------
@@ -137,8 +142,7 @@ def knn_pairs(
     if copy:
         adata = adata.copy()
     n_comps = min(n_comps, adata.n_obs - 1, adata.n_vars - 1)
-    embedding = pca_embedding(adata, layer=layer, n_comps=n_comps, seed=seed)
-    embedding = embedding / np.maximum(np.linalg.norm(embedding, axis=1, keepdims=True), 1e-12)
+    embedding = _normalised_pca(adata, layer, n_comps, seed)
     # k + 1: the nearest point is normally the cell itself, dropped below
     found, _ = nearest_neighbors(embedding, embedding, k=k + 1, random_state=seed)
     own = found == np.arange(adata.n_obs)[:, None]
