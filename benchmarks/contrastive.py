@@ -74,10 +74,15 @@ contrastive SimCLR 0.743 (MaskedAE 0.786); pbmc_3tech scVI 0.9906, best contrast
 VICReg + MNN 0.9905. The run reported above repeats it with the nearest-neighbour
 variants added."""
 CONTRASTIVE = ["SimCLR", "BYOL", "Barlow Twins", "VICReg"]
-MNN_VARIANTS = ["SimCLR", "VICReg"]
 MNN_KEY = "scssl_mnn_partner"
-KNN_VARIANTS = ["SimCLR", "VICReg"]
 KNN_KEY = "scssl_knn_partners"
+# positive pairing -> (setup argument and the key it names, model argument), each run with
+# SimCLR and VICReg at probability 0.5
+PAIRINGS = {
+    "MNN": ({"mnn_key": MNN_KEY}, "mnn_prob"),
+    "kNN": ({"knn_key": KNN_KEY}, "knn_prob"),
+}
+PAIRED_METHODS = ["SimCLR", "VICReg"]
 METHOD_KEYS = {
     "SimCLR": "simclr",
     "BYOL": "byol",
@@ -138,28 +143,20 @@ def runners(adata: AnnData, batch_key: str, seed: int) -> dict[str, Callable[[],
             SSL_EPOCHS,
             method=key,
         )
-    for name in MNN_VARIANTS:
-        out[f"{name} + MNN"] = lambda key=METHOD_KEYS[name]: ssl_embedding(
-            scssl.model.Contrastive,
-            adata,
-            batch_key,
-            seed,
-            SSL_EPOCHS,
-            mnn_key=MNN_KEY,
-            method=key,
-            mnn_prob=0.5,
-        )
-    for name in KNN_VARIANTS:
-        out[f"{name} + kNN"] = lambda key=METHOD_KEYS[name]: ssl_embedding(
-            scssl.model.Contrastive,
-            adata,
-            batch_key,
-            seed,
-            SSL_EPOCHS,
-            knn_key=KNN_KEY,
-            method=key,
-            knn_prob=0.5,
-        )
+    for pairing, (setup, prob_argument) in PAIRINGS.items():
+        for name in PAIRED_METHODS:
+            out[f"{name} + {pairing}"] = lambda key=METHOD_KEYS[name], s=setup, p=prob_argument: (
+                ssl_embedding(
+                    scssl.model.Contrastive,
+                    adata,
+                    batch_key,
+                    seed,
+                    SSL_EPOCHS,
+                    method=key,
+                    **s,
+                    **{p: 0.5},
+                )
+            )
     out["MaskedContrastive"] = lambda: ssl_embedding(
         scssl.model.MaskedContrastive, adata, batch_key, seed, SSL_EPOCHS
     )
@@ -191,11 +188,7 @@ def summarise(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame | str]]:
             }
         )
         sections.append((dataset, summary))
-        names = (
-            CONTRASTIVE
-            + [f"{n} + MNN" for n in MNN_VARIANTS]
-            + [f"{n} + kNN" for n in KNN_VARIANTS]
-        )
+        names = CONTRASTIVE + [f"{n} + {p}" for p in PAIRINGS for n in PAIRED_METHODS]
         contrastive = part[part.method.isin(names)]
         if not contrastive.empty and not np.isnan(scvi_f1):
             best = contrastive.groupby("method").macro_f1.mean()

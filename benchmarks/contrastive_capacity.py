@@ -14,12 +14,10 @@ embedding; seed 0; augmentations at the package defaults; minibatches of 128.
 
 from __future__ import annotations
 
-import time
-
 import anndata as ad
 import pandas as pd
 import scvi
-from _common import RESULTS, set_threads, write_markdown
+from _common import RESULTS, set_threads, train_and_score_cv, write_markdown
 from masked_ae_ablation import datasets
 
 import scssl
@@ -39,13 +37,7 @@ def score(adata: ad.AnnData, labels_key: str, method: str, epochs: int, kwargs: 
     work = ad.AnnData(X=adata.X, obs=adata.obs[[labels_key]].copy())
     scssl.model.Contrastive.setup_anndata(work)
     model = scssl.model.Contrastive(work, method=method, **kwargs)
-    start = time.perf_counter()
-    model.train(max_epochs=epochs, batch_size=128, enable_progress_bar=False)
-    seconds = time.perf_counter() - start
-    z = model.get_latent_representation()
-    labels = work.obs[labels_key].to_numpy()
-    f1 = scssl.metrics.knn_cross_validation(z, labels, seed=SEED)["macro_f1"]
-    return {"macro_f1": f1, "seconds": seconds}
+    return train_and_score_cv(model, work.obs[labels_key].to_numpy(), SEED, epochs)
 
 
 def main() -> None:
