@@ -140,28 +140,24 @@ def runners(adata: AnnData, batch_key: str, seed: int) -> dict[str, Callable[[],
         "scVI": lambda: scvi_embedding(adata, batch_key, seed, max_epochs=SCVI_EPOCHS),
         "MaskedAE": lambda: ssl_embedding(scssl.model.MaskedAE, adata, batch_key, seed, SSL_EPOCHS),
     }
-    for name in CONTRASTIVE:
-        out[name] = lambda key=METHOD_KEYS[name]: ssl_embedding(
+
+    def contrastive(method: str, **model_kwargs) -> Callable[[], Timed]:
+        return lambda: ssl_embedding(
             scssl.model.Contrastive,
             adata,
             batch_key,
             seed,
             SSL_EPOCHS,
-            method=key,
+            method=method,
+            **model_kwargs,
         )
+
+    for name in CONTRASTIVE:
+        out[name] = contrastive(METHOD_KEYS[name])
     for pairing, (setup, prob_argument) in PAIRINGS.items():
         for name in PAIRED_METHODS:
-            out[f"{name} + {pairing}"] = lambda key=METHOD_KEYS[name], s=setup, p=prob_argument: (
-                ssl_embedding(
-                    scssl.model.Contrastive,
-                    adata,
-                    batch_key,
-                    seed,
-                    SSL_EPOCHS,
-                    method=key,
-                    **s,
-                    **{p: 0.5},
-                )
+            out[f"{name} + {pairing}"] = contrastive(
+                METHOD_KEYS[name], **setup, **{prob_argument: 0.5}
             )
     out["MaskedContrastive"] = lambda: ssl_embedding(
         scssl.model.MaskedContrastive, adata, batch_key, seed, SSL_EPOCHS
