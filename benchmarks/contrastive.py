@@ -78,7 +78,7 @@ VICReg + MNN 0.9905. (4) As (3) with SimCLR and VICReg + kNN added, 3 seeds: Bar
 scVI 0.780, best contrastive SimCLR + kNN 0.786; pbmc_3tech scVI 0.9906, best contrastive
 BYOL and VICReg + MNN 0.988. The run reported above repeats (4) with BYOL + MNN and
 BYOL + kNN added, in a re-installed environment (the rows of (4) moved by up to 0.03 per
-seed: package versions other than torch and scvi-tools are not pinned)."""
+seed: only torch is pinned, the other packages float within their ranges)."""
 CONTRASTIVE = ["SimCLR", "BYOL", "Barlow Twins", "VICReg"]
 MNN_KEY = "scssl_mnn_partner"
 KNN_KEY = "scssl_knn_partners"
