@@ -89,6 +89,7 @@ PAIRINGS = {
     "kNN": ({"knn_key": KNN_KEY}, "knn_prob"),
 }
 PAIRED_METHODS = ["SimCLR", "BYOL", "VICReg"]
+PAIRING_PROB = 0.5
 METHOD_KEYS = {
     "SimCLR": "simclr",
     "BYOL": "byol",
@@ -101,6 +102,21 @@ DATASETS: dict[str, tuple[str, Callable[[], AnnData], str, str]] = {
     "pbmc_3tech": ("pbmc_3tech (3 chemistries)", pbmc_3tech, "tech", "cell_type"),
 }
 SELECTED = os.environ.get("SCSSL_BENCH_DATASETS", ",".join(DATASETS)).split(",")
+
+
+def pairing_kwargs(pairing: str) -> dict:
+    """Setup and model arguments of a positive pairing ("MNN" or "kNN") at PAIRING_PROB."""
+    setup, prob_argument = PAIRINGS[pairing]
+    return {**setup, prob_argument: PAIRING_PROB}
+
+
+def prepare(key: str) -> tuple[str, AnnData, str, str]:
+    """Load a dataset with its MNN and kNN partners: (title, adata, batch key, labels key)."""
+    title, load, batch_key, labels_key = DATASETS[key]
+    adata = load()
+    scssl.tl.mnn_pairs(adata, batch_key=batch_key, layer="counts", key_added=MNN_KEY)
+    scssl.tl.knn_pairs(adata, layer="counts", key_added=KNN_KEY)
+    return title, adata, batch_key, labels_key
 
 
 def runs_file(key: str):
@@ -154,11 +170,9 @@ def runners(adata: AnnData, batch_key: str, seed: int) -> dict[str, Callable[[],
 
     for name in CONTRASTIVE:
         out[name] = contrastive(METHOD_KEYS[name])
-    for pairing, (setup, prob_argument) in PAIRINGS.items():
+    for pairing in PAIRINGS:
         for name in PAIRED_METHODS:
-            out[f"{name} + {pairing}"] = contrastive(
-                METHOD_KEYS[name], **setup, **{prob_argument: 0.5}
-            )
+            out[f"{name} + {pairing}"] = contrastive(METHOD_KEYS[name], **pairing_kwargs(pairing))
     out["MaskedContrastive"] = lambda: ssl_embedding(
         scssl.model.MaskedContrastive, adata, batch_key, seed, SSL_EPOCHS
     )
@@ -270,11 +284,7 @@ def main() -> None:
     started = time.perf_counter()
     data = {}
     for key in SELECTED:
-        title, load, batch_key, labels_key = DATASETS[key]
-        adata = load()
-        scssl.tl.mnn_pairs(adata, batch_key=batch_key, layer="counts", key_added=MNN_KEY)
-        scssl.tl.knn_pairs(adata, layer="counts", key_added=KNN_KEY)
-        data[key] = (title, adata, batch_key, labels_key)
+        data[key] = prepare(key)
         runs_file(key).unlink(missing_ok=True)
     for seed in SEEDS:
         for key, (dataset, adata, batch_key, labels_key) in data.items():

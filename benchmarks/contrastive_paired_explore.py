@@ -11,14 +11,13 @@ numbers are quoted in ``results/contrastive.md`` as the selection step they were
 
 from __future__ import annotations
 
-from _common import pbmc_3tech, scvi_embedding, set_threads
-from contrastive import KNN_KEY, MNN_KEY, ssl_embedding
+from _common import scvi_embedding, set_threads
+from contrastive import pairing_kwargs, prepare, ssl_embedding
 
 import scssl
 
 SEED = 10
-MNN = {"mnn_key": MNN_KEY, "mnn_prob": 0.5}
-KNN = {"knn_key": KNN_KEY, "knn_prob": 0.5}
+MNN, KNN = pairing_kwargs("MNN"), pairing_kwargs("kNN")
 VARIANTS = {  # name -> (method, pairing arguments)
     "BYOL + MNN": ("byol", MNN),
     "BYOL + kNN": ("byol", KNN),
@@ -30,14 +29,12 @@ VARIANTS = {  # name -> (method, pairing arguments)
 
 def main() -> None:
     set_threads()
-    adata = pbmc_3tech()
-    scssl.tl.mnn_pairs(adata, batch_key="tech", layer="counts", key_added=MNN_KEY)
-    scssl.tl.knn_pairs(adata, layer="counts", key_added=KNN_KEY)
-    labels, batches = adata.obs["cell_type"].to_numpy(), adata.obs["tech"].to_numpy()
-    runs = {"scVI": lambda: scvi_embedding(adata, "tech", SEED, max_epochs=60)}
+    _, adata, batch_key, labels_key = prepare("pbmc_3tech")
+    labels, batches = adata.obs[labels_key].to_numpy(), adata.obs[batch_key].to_numpy()
+    runs = {"scVI": lambda: scvi_embedding(adata, batch_key, SEED, max_epochs=60)}
     for name, (method, pairing) in VARIANTS.items():
         runs[name] = lambda m=method, p=pairing: ssl_embedding(
-            scssl.model.Contrastive, adata, "tech", SEED, None, method=m, **p
+            scssl.model.Contrastive, adata, batch_key, SEED, None, method=m, **p
         )
     for name, run in runs.items():
         knn = scssl.metrics.leave_one_batch_out(run().embedding, labels, batches)
