@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create .venv (if missing) and install scssl with its test extras.
-# torch is pinned through constraints.txt so pip never pulls a multi-GB CUDA build.
+# Every package, torch included, is pinned through constraints.txt (scripts/lock.sh writes
+# it): pip never pulls a multi-GB CUDA build, and installs reproduce.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${SCSSL_VENV:-.venv}"
