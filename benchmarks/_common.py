@@ -120,6 +120,11 @@ def pca(adata: AnnData, seed: int, n_comps: int = 50) -> Timed:
     )
 
 
+def append_row(path: Path, row: dict) -> None:
+    """Append one result row to a CSV (header on the first write): a stopped run keeps its rows."""
+    pd.DataFrame([row]).to_csv(path, mode="a", header=not path.exists(), index=False)
+
+
 def environment_note() -> str:
     """One line recording versions and threads, for the result tables."""
     return (

@@ -48,7 +48,17 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 import scvi
-from _common import RESULTS, Timed, baron, pbmc_3tech, pca, scvi_embedding, set_threads, timed
+from _common import (
+    RESULTS,
+    Timed,
+    append_row,
+    baron,
+    pbmc_3tech,
+    pca,
+    scvi_embedding,
+    set_threads,
+    timed,
+)
 from _common import write_markdown as _write
 from anndata import AnnData
 
@@ -179,6 +189,30 @@ def runners(adata: AnnData, batch_key: str, seed: int) -> dict[str, Callable[[],
     return out
 
 
+def knn_row(
+    dataset: str, seed: int, method: str, result: Timed, labels: np.ndarray, batches: np.ndarray
+) -> dict:
+    """A run's result row: its identity, leave-one-batch-out kNN scores and training time."""
+    knn = scssl.metrics.leave_one_batch_out(result.embedding, labels, batches)
+    return {
+        "dataset": dataset,
+        "seed": seed,
+        "method": method,
+        "macro_f1": knn.loc["mean", "macro_f1"],
+        "accuracy": knn.loc["mean", "accuracy"],
+        "seconds": result.seconds,
+    }
+
+
+def log_run(started: float, row: dict, extra: str = "") -> None:
+    """Print one finished run, with the minutes since ``started``."""
+    print(
+        f"[{(time.perf_counter() - started) / 60:5.1f} min] {row['dataset']} seed {row['seed']} "
+        f"{row['method']}: macro-F1 {row['macro_f1']:.4f}{extra}, {row['seconds']:.0f} s",
+        flush=True,
+    )
+
+
 def _mean_sd(values: pd.Series) -> str:
     return f"{values.mean():.3f} ± {values.std(ddof=0):.3f}"
 
@@ -292,27 +326,15 @@ def main() -> None:
             batches = adata.obs[batch_key].to_numpy()
             for method, run in runners(adata, batch_key, seed).items():
                 result = run()
-                knn = scssl.metrics.leave_one_batch_out(result.embedding, labels, batches)
                 scib = scssl.metrics.scib_scores(result.embedding, labels, batches)
                 row = {
-                    "dataset": dataset,
-                    "seed": seed,
-                    "method": method,
-                    "macro_f1": knn.loc["mean", "macro_f1"],
-                    "accuracy": knn.loc["mean", "accuracy"],
-                    "seconds": result.seconds,
+                    **knn_row(dataset, seed, method, result, labels, batches),
                     "epochs": result.epochs,
                     "cells_per_s": result.cells_per_second,
                     **scib,
                 }
-                print(
-                    f"[{(time.perf_counter() - started) / 60:5.1f} min] {dataset} seed {seed} "
-                    f"{method}: macro-F1 {row['macro_f1']:.3f}, "
-                    f"total {scib['total']:.3f}, {result.seconds:.0f} s",
-                    flush=True,
-                )
-                header = not runs_file(key).exists()
-                pd.DataFrame([row]).to_csv(runs_file(key), mode="a", header=header, index=False)
+                log_run(started, row, f", total {scib['total']:.3f}")
+                append_row(runs_file(key), row)
 
 
 if __name__ == "__main__":

@@ -36,11 +36,9 @@ import time
 
 import numpy as np
 import pandas as pd
-from _common import RESULTS, set_threads, write_markdown
-from contrastive import DATASETS, SELECTED, prepare, runners, runs_file
+from _common import RESULTS, append_row, set_threads, write_markdown
+from contrastive import DATASETS, SELECTED, knn_row, log_run, prepare, runners, runs_file
 from scipy import stats
-
-import scssl
 
 _default_seeds = ",".join(str(s) for s in range(100, 110))
 SEEDS = [int(s) for s in os.environ.get("SCSSL_BENCH_SEEDS", _default_seeds).split(",")]
@@ -132,23 +130,9 @@ def main() -> None:
         for seed in SEEDS:
             available = runners(adata, batch_key, seed)
             for name in ("scVI", method):
-                result = available[name]()
-                knn = scssl.metrics.leave_one_batch_out(result.embedding, labels, batches)
-                row = {
-                    "dataset": dataset,
-                    "seed": seed,
-                    "method": name,
-                    "macro_f1": knn.loc["mean", "macro_f1"],
-                    "accuracy": knn.loc["mean", "accuracy"],
-                    "seconds": result.seconds,
-                }
-                print(
-                    f"[{(time.perf_counter() - started) / 60:5.1f} min] {dataset} seed {seed} "
-                    f"{name}: macro-F1 {row['macro_f1']:.4f}, {result.seconds:.0f} s",
-                    flush=True,
-                )
-                header = not confirm_file(key).exists()
-                pd.DataFrame([row]).to_csv(confirm_file(key), mode="a", header=header, index=False)
+                row = knn_row(dataset, seed, name, available[name](), labels, batches)
+                log_run(started, row)
+                append_row(confirm_file(key), row)
 
 
 if __name__ == "__main__":
