@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -73,6 +75,21 @@ def test_leave_one_batch_out_table():
     assert worse.loc["d3", "macro_f1"] < 0.7
     with pytest.raises(ValueError, match="at least two batches"):
         leave_one_batch_out(emb, labels, np.repeat("d1", 90))
+
+
+def test_leave_one_batch_out_warns_about_types_no_other_batch_has():
+    emb, labels = _clusters(n=90)
+    batches = np.tile(["d1", "d2", "d3"], 30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every type is in every batch: no warning
+        leave_one_batch_out(emb, labels, batches)
+    only_in_d2 = labels.astype(object)
+    only_in_d2[np.flatnonzero(batches == "d2")[:3]] = "rare"
+    with pytest.warns(UserWarning, match="d2: rare") as caught:
+        table = leave_one_batch_out(emb, only_in_d2, batches)
+    assert len(caught) == 1
+    # the warning explains the score: the rare type counts in d2's macro-F1 with F1 0
+    assert table.loc["d2", "macro_f1"] < table.loc["d1", "macro_f1"]
 
 
 def test_knn_cross_validation_keeps_rare_classes_in_reference():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,6 +93,9 @@ def leave_one_batch_out(
     One row per held-out batch with ``macro_f1``, ``accuracy`` and ``n_cells``, plus a
     final ``"mean"`` row (unweighted mean over batches).
 
+    Warns when a held-out batch holds cell types that no other batch has: they count
+    in that batch's macro-F1 with F1 0 whatever the embedding, which caps the score.
+
     Examples
     --------
     >>> import numpy as np
@@ -110,9 +114,12 @@ def leave_one_batch_out(
     unique_batches = np.unique(batches)
     if unique_batches.size < 2:
         raise ValueError("leave_one_batch_out needs at least two batches")
-    rows = {}
+    rows, untransferable = {}, {}
     for batch in unique_batches:
         held_out = batches == batch
+        absent = sorted(set(labels[held_out]) - set(labels[~held_out]))
+        if absent:
+            untransferable[batch] = absent
         result = knn_label_transfer(
             embedding[~held_out], labels[~held_out], embedding[held_out], labels[held_out], k=k
         )
@@ -121,6 +128,14 @@ def leave_one_batch_out(
             "accuracy": result.accuracy,
             "n_cells": int(held_out.sum()),
         }
+    if untransferable:
+        listed = "; ".join(f"{b}: {', '.join(c)}" for b, c in untransferable.items())
+        warnings.warn(
+            "cell types found in one held-out batch only score F1 0 whatever the embedding "
+            f"(no other batch has them): {listed}",
+            UserWarning,
+            stacklevel=2,
+        )
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.loc["mean"] = [table.macro_f1.mean(), table.accuracy.mean(), int(table.n_cells.sum())]
     table["n_cells"] = table["n_cells"].astype(int)
