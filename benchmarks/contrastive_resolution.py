@@ -23,7 +23,6 @@ import pandas as pd
 from _common import RESULTS, set_threads, write_markdown
 from contrastive import DATASETS, prepare, runners
 from contrastive_confirm import selected_method
-from sklearn.neighbors import KNeighborsClassifier
 
 import scssl
 
@@ -65,8 +64,10 @@ def misclassified(embedding: np.ndarray, labels: np.ndarray, batches: np.ndarray
     wrong = np.zeros(len(labels), dtype=bool)
     for batch in np.unique(batches):
         query = batches == batch
-        knn = KNeighborsClassifier(n_neighbors=K).fit(embedding[~query], labels[~query])
-        wrong[query] = knn.predict(embedding[query]) != labels[query]
+        predicted = scssl.metrics.knn_label_transfer(
+            embedding[~query], labels[~query], embedding[query], labels[query], k=K
+        ).predicted
+        wrong[query] = predicted != labels[query]
     return wrong
 
 

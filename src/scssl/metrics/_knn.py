@@ -131,8 +131,8 @@ def leave_one_batch_out(
     if untransferable:
         listed = "; ".join(f"{b}: {', '.join(c)}" for b, c in untransferable.items())
         warnings.warn(
-            "cell types found in one held-out batch only score F1 0 whatever the embedding "
-            f"(no other batch has them): {listed}",
+            "these cell types exist in no batch but the held-out one, so they score F1 0 "
+            f"there whatever the embedding: {listed}",
             UserWarning,
             stacklevel=2,
         )
