@@ -37,7 +37,16 @@ import time
 import numpy as np
 import pandas as pd
 from _common import RESULTS, append_row, set_threads, write_markdown
-from contrastive import DATASETS, SELECTED, knn_row, log_run, prepare, runners, runs_file
+from contrastive import (
+    DATASETS,
+    SELECTED,
+    best_contrastive,
+    knn_row,
+    log_run,
+    prepare,
+    runners,
+    runs_file,
+)
 from scipy import stats
 
 _default_seeds = ",".join(str(s) for s in range(100, 110))
@@ -52,10 +61,10 @@ def confirm_file(key: str):
 
 def selected_method(key: str) -> str:
     """The contrastive variant with the best mean macro-F1 in contrastive.py's runs."""
-    runs = pd.read_csv(runs_file(key))
-    non_contrastive = {"PCA", "scVI", "MaskedAE", "MaskedContrastive"}
-    means = runs[~runs.method.isin(non_contrastive)].groupby("method").macro_f1.mean()
-    return str(means.idxmax())
+    best = best_contrastive(pd.read_csv(runs_file(key)))
+    if best is None:
+        raise ValueError(f"{runs_file(key)} holds no contrastive run: run contrastive.py first")
+    return best[0]
 
 
 def paired_test(differences: np.ndarray) -> dict:

@@ -12,7 +12,7 @@ numbers are quoted in ``results/contrastive.md`` as the selection step they were
 from __future__ import annotations
 
 from _common import scvi_embedding, set_threads
-from contrastive import pairing_kwargs, prepare, ssl_embedding
+from contrastive import SCVI_EPOCHS, pairing_kwargs, prepare, ssl_embedding
 
 import scssl
 
@@ -31,7 +31,7 @@ def main() -> None:
     set_threads()
     _, adata, batch_key, labels_key = prepare("pbmc_3tech")
     labels, batches = adata.obs[labels_key].to_numpy(), adata.obs[batch_key].to_numpy()
-    runs = {"scVI": lambda: scvi_embedding(adata, batch_key, SEED, max_epochs=60)}
+    runs = {"scVI": lambda: scvi_embedding(adata, batch_key, SEED, max_epochs=SCVI_EPOCHS)}
     for name, (method, pairing) in VARIANTS.items():
         runs[name] = lambda m=method, p=pairing: ssl_embedding(
             scssl.model.Contrastive, adata, batch_key, SEED, None, method=m, **p
