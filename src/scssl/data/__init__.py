@@ -22,6 +22,7 @@ from ._gene_programmes import (
     read_tf_list,
     tf_candidates,
 )
+from ._sparse_loading import SparseDataSplitter, is_csr_matrix, layer_is_csr
 from ._validation import check_raw_counts, get_matrix
 
 __all__ = [
@@ -48,4 +49,7 @@ __all__ = [
     "get_matrix",
     "pbmc68k_counts",
     "pbmc_3tech",
+    "SparseDataSplitter",
+    "is_csr_matrix",
+    "layer_is_csr",
 ]

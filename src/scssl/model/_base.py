@@ -19,7 +19,7 @@ from scvi.data.fields import (
 from scvi.train import TrainingPlan
 
 from scssl import _compat
-from scssl.data import check_raw_counts
+from scssl.data import SparseDataSplitter, check_raw_counts, is_csr_matrix
 from scssl.train import SSLTrainingPlan
 
 
@@ -68,7 +68,21 @@ class CountsModelMixin:
 
     Every scssl self-supervised model mixes this in; the module must implement
     ``inference(..., apply_mask=False)`` returning ``{"z": ...}``.
+
+    A model whose module reads ``torch.sparse_csr`` minibatches sets
+    ``_reads_sparse_minibatches = True``; then a CSR count matrix (in memory or
+    backed) is loaded as sparse minibatches for training and inference, and the
+    module decides where it needs them dense.
     """
+
+    _reads_sparse_minibatches = False
+
+    def _sparse_minibatches(self, adata: AnnData | None = None) -> bool:
+        """Whether minibatches of ``adata`` (default: the training data) load as CSR tensors."""
+        if not self._reads_sparse_minibatches:
+            return False
+        adata = self.adata if adata is None else adata
+        return is_csr_matrix(self.get_from_registry(adata, REGISTRY_KEYS.X_KEY))
 
     @classmethod
     def setup_anndata(
@@ -152,7 +166,12 @@ class CountsModelMixin:
         batch_size: int | None,
     ) -> Iterator[dict[str, torch.Tensor]]:
         adata = self._validate_anndata(adata)
-        loader = self._make_data_loader(adata=adata, indices=indices, batch_size=batch_size)
+        loader = self._make_data_loader(
+            adata=adata,
+            indices=indices,
+            batch_size=batch_size,
+            load_sparse_tensor=self._sparse_minibatches(adata),
+        )
         yield from loader
 
     @torch.inference_mode()
@@ -245,6 +264,8 @@ class SSLTrainingMixin:
     _default_batch_size = 256
     # distributed-safe logging of the modules' extra metrics (see SSLTrainingPlan)
     _training_plan_cls = SSLTrainingPlan
+    # CSR minibatches reach the module sparse (scvi's splitter would densify them)
+    _data_splitter_cls = SparseDataSplitter
 
     def train(
         self,
@@ -312,6 +333,7 @@ class SSLTrainingMixin:
             batch_size=batch_size,
             early_stopping=early_stopping,
             check_val_every_n_epoch=check_val_every_n_epoch,
+            load_sparse_tensor=self._sparse_minibatches(),
             plan_kwargs=plan_kwargs,
             **trainer_kwargs,
         )

@@ -109,6 +109,9 @@ class Contrastive(
         VICReg weights; all objective settings (see :class:`~scssl.module.ContrastiveModule`).
     mask_prob, mask_fraction, noise_prob, noise_std, thinning_prob, thinning_min_keep
         Augmentations: gene masking, Gaussian noise, binomial thinning.
+    noise_nonzero_only
+        Gaussian noise on detected genes only: then a sparse count matrix is trained
+        on without densifying any minibatch (see :class:`~scssl.module.ContrastiveModule`).
     nb_prob, nb_theta, swap_prob, swap_fraction, crossover_prob, crossover_fraction
         Per-cell probability and strength of each augmentation; probability 0 turns
         one off. ``mask_fraction`` is the fraction of genes *dropped*.
@@ -136,6 +139,7 @@ class Contrastive(
     """
 
     _module_cls = ContrastiveModule
+    _reads_sparse_minibatches = True
     _training_plan_cls = EMATrainingPlan
 
     def __init__(
@@ -159,6 +163,7 @@ class Contrastive(
         mask_fraction: float = 0.25,
         noise_prob: float = 0.5,
         noise_std: float = 0.2,
+        noise_nonzero_only: bool = False,
         thinning_prob: float = 0.5,
         thinning_min_keep: float = 0.5,
         nb_prob: float = 0.0,
@@ -208,6 +213,7 @@ class Contrastive(
             mask_fraction=mask_fraction,
             noise_prob=noise_prob,
             noise_std=noise_std,
+            noise_nonzero_only=noise_nonzero_only,
             thinning_prob=thinning_prob,
             thinning_min_keep=thinning_min_keep,
             nb_prob=nb_prob,

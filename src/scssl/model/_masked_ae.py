@@ -20,6 +20,7 @@ from scssl.nn import (
     MaskingStrategy,
     ProgrammeToTFMasking,
     RandomMasking,
+    is_sparse_csr,
 )
 
 from ._base import CountsModelMixin, SSLTrainingMixin
@@ -160,6 +161,7 @@ class MaskedAE(
 
     _module_cls = MaskedAEModule
     _default_batch_size = 128
+    _reads_sparse_minibatches = True
 
     def __init__(
         self,
@@ -280,6 +282,8 @@ class MaskedAE(
 
         def run(tensors):
             inputs = module._get_inference_input(tensors)
+            if is_sparse_csr(inputs["x"]):
+                inputs["x"] = inputs["x"].to_dense()  # the evaluation returns every gene
             x = inputs["x"]
             hidden = torch.rand(x.shape, generator=generator) < mask_ratio
             inference_outputs = module.inference(**inputs, hidden=hidden.to(module.device))

@@ -63,6 +63,7 @@ class MaskedContrastive(
     """
 
     _module_cls = MaskedContrastiveModule
+    _reads_sparse_minibatches = True
 
     def __init__(
         self,

@@ -17,7 +17,9 @@ from scssl.nn import (
     build_augmentations,
     byol_loss,
     byol_momentum,
+    csr_stack,
     draw_partner,
+    is_sparse_csr,
     normalize_counts,
     nt_xent_loss,
     vicreg_loss,
@@ -120,6 +122,11 @@ class ContrastiveModule(EncoderModule):
     mask_prob, mask_fraction, noise_prob, noise_std, thinning_prob, thinning_min_keep
         Per-cell probability and strength of gene masking, Gaussian noise and binomial
         thinning (:func:`~scssl.nn.build_augmentations`); a probability of 0 turns one off.
+    noise_nonzero_only
+        Add the Gaussian noise to detected genes only. Then the default
+        augmentations all leave zeros at zero, and a sparse (CSR) minibatch stays
+        sparse up to the encoder's first layer; with noise on every gene it is made
+        dense on its device first.
     nb_prob, nb_theta, swap_prob, swap_fraction, crossover_prob, crossover_fraction
         The same for negative-binomial resampling, gene swaps and crossover.
     mnn_prob
@@ -163,6 +170,7 @@ class ContrastiveModule(EncoderModule):
         mask_fraction: float = 0.25,
         noise_prob: float = 0.5,
         noise_std: float = 0.2,
+        noise_nonzero_only: bool = False,
         thinning_prob: float = 0.5,
         thinning_min_keep: float = 0.5,
         nb_prob: float = 0.0,
@@ -216,6 +224,7 @@ class ContrastiveModule(EncoderModule):
             mask_fraction=mask_fraction,
             noise_prob=noise_prob,
             noise_std=noise_std,
+            noise_nonzero_only=noise_nonzero_only,
             thinning_prob=thinning_prob,
             thinning_min_keep=thinning_min_keep,
             nb_prob=nb_prob,
@@ -325,10 +334,14 @@ class ContrastiveModule(EncoderModule):
             x_norm, library = self._normalize(x)
             z = self.encode(x_norm, batch_index, cat_covs, cont_covs)
             return {"z": z, "x_norm": x_norm, "library": library}
+        partners_used = self.training and (self.mnn_pair.p > 0 or self.knn_pair.p > 0)
+        if is_sparse_csr(x) and (partners_used or not self.augment.reads_sparse):
+            x = x.to_dense()  # these views need every gene (see noise_nonzero_only)
         v1 = self.augment(x)
         v2 = self.augment(self._second_view_counts(x, mnn_partner, knn_partners))
         covs = (batch_index, cat_covs, cont_covs)
-        z_views = self.encode(torch.cat([v1, v2]), *(_repeat(c) for c in covs)).chunk(2)
+        both = csr_stack(v1, v2) if is_sparse_csr(v1) else torch.cat([v1, v2])
+        z_views = self.encode(both, *(_repeat(c) for c in covs)).chunk(2)
         return {"z": z_views[0], "views": (v1, v2), "z_views": z_views, "covs": covs}
 
     @auto_move_data

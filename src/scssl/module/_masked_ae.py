@@ -14,10 +14,17 @@ from scssl.nn import (
     MaskDraw,
     MaskingStrategy,
     RandomMasking,
+    SparseMaskDraw,
+    csr_columns_dense,
+    csr_keep,
+    csr_like,
+    csr_rows,
+    is_sparse_csr,
     masked_mean,
     mse_per_entry,
     nb_negative_log_likelihood,
     normalize_counts,
+    row_sums,
 )
 
 from ._base import EncoderModule
@@ -70,6 +77,25 @@ class MaskedAEModule(EncoderModule):
         (the decoder always does).
     target_sum
         Library size the counts are normalised to before log1p.
+    decoder_gene_fraction
+        Sparse minibatches only: share of the genes, drawn afresh each training step,
+        on which the decoder is evaluated and the loss computed (each weighted by
+        ``1 / decoder_gene_fraction``, so the loss equals the all-gene loss in
+        expectation). ``1.0`` evaluates every gene. Validation and inference always
+        use every gene.
+
+    Notes
+    -----
+    **Sparse minibatches** (a ``torch.sparse_csr`` ``x``, as scssl's models load a
+    sparse count matrix) never become a dense cells x genes tensor when the masking
+    is random, ``mask_value=0`` and ``reconstruction="mse"``: counts are normalised on
+    the stored entries, the mask is drawn on them (hiding an implicit zero leaves the
+    input unchanged), the encoder's first layer reads the visible non-zeros only, and
+    the decoder computes the genes of ``decoder_gene_fraction``. The hidden share of
+    each cell's implicit zeros is drawn from its binomial distribution, so the
+    per-cell normaliser is distributed as in the dense path. The negative binomial
+    and the programme strategies need every gene: with them a sparse minibatch is
+    made dense on its device first.
     """
 
     def __init__(
@@ -91,8 +117,13 @@ class MaskedAEModule(EncoderModule):
         use_batch_norm: bool = False,
         use_layer_norm: bool = True,
         target_sum: float = 1e4,
+        decoder_gene_fraction: float = 0.25,
     ):
         super().__init__()
+        if not 0.0 < decoder_gene_fraction <= 1.0:
+            raise ValueError(
+                f"decoder_gene_fraction must lie in (0, 1], got {decoder_gene_fraction}"
+            )
         if loss_on not in ("masked", "all"):
             raise ValueError(f"loss_on must be 'masked' or 'all', got {loss_on!r}")
         if reconstruction not in ("mse", "nb"):
@@ -104,6 +135,7 @@ class MaskedAEModule(EncoderModule):
         self.loss_on = loss_on
         self.reconstruction = reconstruction
         self.target_sum = float(target_sum)
+        self.decoder_gene_fraction = float(decoder_gene_fraction)
         self.masking = masking if masking is not None else RandomMasking(mask_ratio)
 
         cat_list = self._build_encoder(
@@ -144,7 +176,29 @@ class MaskedAEModule(EncoderModule):
             "batch_index": tensors.get(REGISTRY_KEYS.BATCH_KEY),
             "cat_covs": tensors.get(REGISTRY_KEYS.CAT_COVS_KEY),
             "cont_covs": tensors.get(REGISTRY_KEYS.CONT_COVS_KEY),
+            "genes": self._loss_genes(inference_outputs),
         }
+
+    def reads_sparse(self, masked: bool) -> bool:
+        """Whether a CSR minibatch stays sparse (``masked``: a training/validation step)."""
+        if not masked:
+            return True
+        return (
+            self.reconstruction == "mse"
+            and self.mask_value == 0.0
+            and getattr(self.masking, "reads_sparse", False)
+        )
+
+    def _loss_genes(self, inference_outputs: dict) -> torch.Tensor | None:
+        """Genes the decoder evaluates: a fresh subset in sparse training steps, else all."""
+        draw = inference_outputs["mask"]
+        if not (isinstance(draw, SparseMaskDraw) and draw.hidden is None and self.training):
+            return None
+        if self.decoder_gene_fraction >= 1.0:
+            return None
+        n_genes = max(1, round(self.decoder_gene_fraction * self.n_input))
+        device = inference_outputs["z"].device
+        return torch.randperm(self.n_input, device=device)[:n_genes].sort().values
 
     # -- forward pieces ------------------------------------------------------------------
     @auto_move_data
@@ -161,7 +215,13 @@ class MaskedAEModule(EncoderModule):
 
         ``apply_mask=False`` gives the deterministic embedding used downstream;
         ``hidden`` (boolean, cells x genes) imposes a given mask instead of drawing one.
+        A CSR ``x`` stays sparse where the objective allows it (see the class notes).
         """
+        masked = apply_mask or hidden is not None
+        if is_sparse_csr(x) and not self.reads_sparse(masked):
+            x = x.to_dense()
+        if is_sparse_csr(x):
+            return self._sparse_inference(x, batch_index, cat_covs, cont_covs, masked, hidden)
         x_norm, library = normalize_counts(x, self.target_sum)
         draw = None
         if hidden is not None:
@@ -169,6 +229,19 @@ class MaskedAEModule(EncoderModule):
         elif apply_mask:
             draw = self.masking.draw(x_norm)
         x_in = x_norm if draw is None else x_norm.masked_fill(draw.hidden, self.mask_value)
+        z = self.encode(x_in, batch_index, cat_covs, cont_covs)
+        return {"z": z, "x_norm": x_norm, "library": library, "mask": draw}
+
+    def _sparse_inference(self, x, batch_index, cat_covs, cont_covs, masked, hidden) -> dict:
+        x_norm, library = normalize_counts(x, self.target_sum)
+        draw = None
+        if hidden is not None:
+            hidden = hidden.bool()
+            stored = hidden[csr_rows(x_norm), x_norm.col_indices().long()]
+            draw = SparseMaskDraw(stored=stored, zero_ratio=0.0, hidden=hidden)
+        elif masked:
+            draw = self.masking.draw_stored(x_norm)
+        x_in = x_norm if draw is None else csr_keep(x_norm, ~draw.stored)
         z = self.encode(x_in, batch_index, cat_covs, cont_covs)
         return {"z": z, "x_norm": x_norm, "library": library, "mask": draw}
 
@@ -180,21 +253,61 @@ class MaskedAEModule(EncoderModule):
         batch_index: torch.Tensor | None = None,
         cat_covs: torch.Tensor | None = None,
         cont_covs: torch.Tensor | None = None,
+        genes: torch.Tensor | None = None,
     ) -> dict:
-        """Decode the embedding: log-normalised values (``mse``) or NB parameters (``nb``)."""
-        out = self.x_decoder(z, *self._covariates(batch_index, cat_covs), cont=cont_covs)
+        """Decode the embedding: log-normalised values (``mse``) or NB parameters (``nb``).
+
+        ``genes`` (``mse`` only) restricts ``x_hat`` to those genes' columns.
+        """
+        covs = self._covariates(batch_index, cat_covs)
+        out = self.x_decoder(z, *covs, cont=cont_covs, genes=genes)
         if self.reconstruction == "mse":
-            return {"x_hat": out}
+            return {"x_hat": out, "genes": genes}
         return {"px_scale": out, "px_rate": out * library, "px_r": torch.exp(self.px_r)}
+
+    def _sparse_loss(self, inference_outputs: dict, generative_outputs: dict) -> LossOutput:
+        """Masked squared error of a CSR minibatch on the decoder's genes (see class notes)."""
+        x_norm = inference_outputs["x_norm"]
+        draw: SparseMaskDraw | None = inference_outputs["mask"]
+        genes = generative_outputs["genes"]
+        if genes is None:
+            genes = torch.arange(self.n_input, device=x_norm.device)
+        # each evaluated gene stands for n_input / len(genes) genes
+        weight = self.n_input / genes.numel()
+        per_entry = mse_per_entry(generative_outputs["x_hat"], csr_columns_dense(x_norm, genes))
+        if draw is None or self.loss_on == "all":
+            per_cell = per_entry.sum(dim=1) * weight / self.n_input
+            return LossOutput(loss=per_cell.mean(), reconstruction_loss=per_cell)
+        if draw.hidden is not None:
+            on_genes = draw.hidden[:, genes]
+            n_hidden = draw.hidden.sum(dim=1).float()
+        else:
+            is_stored = csr_columns_dense(csr_like(x_norm, torch.ones_like(x_norm.values())), genes)
+            stored_hidden = csr_columns_dense(csr_like(x_norm, draw.stored.float()), genes)
+            zeros_hidden = torch.rand_like(per_entry) < draw.zero_ratio
+            on_genes = torch.where(is_stored > 0, stored_hidden > 0, zeros_hidden)
+            n_stored_hidden = row_sums(csr_like(x_norm, draw.stored.float())).squeeze(1)
+            n_stored = x_norm.crow_indices().diff().float()
+            n_zeros_hidden = torch.binomial(
+                self.n_input - n_stored, torch.full_like(n_stored, draw.zero_ratio)
+            )
+            n_hidden = n_stored_hidden + n_zeros_hidden
+        per_cell = (per_entry * on_genes).sum(dim=1) * weight / n_hidden.clamp_min(1.0)
+        hidden_fraction = (n_hidden.sum() / (n_hidden.numel() * self.n_input)).detach()
+        extra = {"masked_fraction": hidden_fraction, "loss_fraction": hidden_fraction}
+        return LossOutput(loss=per_cell.mean(), reconstruction_loss=per_cell, extra_metrics=extra)
 
     def loss(self, tensors: dict, inference_outputs: dict, generative_outputs: dict) -> LossOutput:
         """Reconstruction loss on the loss positions of the mask (or on all genes)."""
+        if is_sparse_csr(inference_outputs["x_norm"]):
+            return self._sparse_loss(inference_outputs, generative_outputs)
         draw: MaskDraw | None = inference_outputs["mask"]
         if self.reconstruction == "mse":
             per_entry = mse_per_entry(generative_outputs["x_hat"], inference_outputs["x_norm"])
         else:
+            counts = tensors[REGISTRY_KEYS.X_KEY]
             per_entry = nb_negative_log_likelihood(
-                tensors[REGISTRY_KEYS.X_KEY],
+                counts.to_dense() if is_sparse_csr(counts) else counts,
                 generative_outputs["px_rate"],
                 generative_outputs["px_r"],
             )

@@ -24,13 +24,25 @@ from ._contrastive_losses import (
 from ._domain import GradientReversal, cluster_consistency_loss, mmd_rbf
 from ._heads import MLPHead
 from ._losses import masked_mean, mse_per_entry, nb_negative_log_likelihood
-from ._masking import MaskDraw, MaskingStrategy, RandomMasking
+from ._masking import MaskDraw, MaskingStrategy, RandomMasking, SparseMaskDraw
 from ._networks import DeterministicEncoder, ExpressionDecoder, normalize_counts
 from ._programme_masking import (
     GeneProgrammeMasking,
     IsolatedProgrammeMasking,
     ProgrammeMaskDraw,
     ProgrammeToTFMasking,
+)
+from ._sparse import (
+    csr_columns_dense,
+    csr_keep,
+    csr_like,
+    csr_rows,
+    csr_stack,
+    fc_layers_forward,
+    is_sparse_csr,
+    normalize_sparse_counts,
+    row_sums,
+    sparse_linear,
 )
 
 __all__ = [
@@ -46,6 +58,7 @@ __all__ = [
     "MaskDraw",
     "MaskingStrategy",
     "RandomMasking",
+    "SparseMaskDraw",
     "masked_mean",
     "mse_per_entry",
     "nb_negative_log_likelihood",
@@ -68,4 +81,14 @@ __all__ = [
     "nt_xent_loss",
     "vicreg_loss",
     "MLPHead",
+    "csr_columns_dense",
+    "csr_keep",
+    "csr_like",
+    "csr_rows",
+    "csr_stack",
+    "fc_layers_forward",
+    "is_sparse_csr",
+    "normalize_sparse_counts",
+    "row_sums",
+    "sparse_linear",
 ]

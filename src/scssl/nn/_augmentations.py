@@ -11,6 +11,12 @@ resampling, the mutual-nearest-neighbour partner) act on raw counts before
 normalisation; *normalised* augmentations (masking, Gaussian noise, gene swap,
 crossover) act on log-normalised values. :class:`AugmentationPipeline` applies
 the count ones, normalises, then applies the normalised ones.
+
+On a CSR minibatch, augmentations that leave zeros at zero act on the stored
+entries only (``reads_sparse``): binomial thinning, negative-binomial resampling,
+masking with mask value 0, and Gaussian noise with ``nonzero_only=True``. The
+pipeline makes the minibatch dense first if any of its augmentations needs every
+gene.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import torch
 from torch import nn
 
 from ._masking import RandomMasking
+from ._sparse import csr_like, csr_rows, is_sparse_csr
 
 Space = Literal["counts", "normalized"]
 
@@ -51,9 +58,18 @@ class Augmentation(nn.Module):
         super().__init__()
         self.p = _check_probability("p", p)
 
+    @property
+    def reads_sparse(self) -> bool:
+        """Whether this augmentation leaves zeros at zero (acts on CSR stored entries)."""
+        return False
+
     def transform(self, x: torch.Tensor) -> torch.Tensor:
         """Augment every cell of ``x`` (subclasses implement this)."""
         raise NotImplementedError
+
+    def transform_stored(self, x: torch.Tensor) -> torch.Tensor:
+        """New stored values of a CSR ``x``, every cell augmented (``reads_sparse`` ones)."""
+        raise NotImplementedError(f"{type(self).__name__} needs the dense minibatch")
 
     def draw_cells(self, x: torch.Tensor) -> torch.Tensor:
         """Boolean ``(n_cells,)``: which cells are augmented this step."""
@@ -66,6 +82,9 @@ class Augmentation(nn.Module):
         chosen = self.draw_cells(x)
         if not bool(chosen.any()):
             return x
+        if is_sparse_csr(x):
+            values = torch.where(chosen[csr_rows(x)], self.transform_stored(x), x.values())
+            return csr_like(x, values)
         return torch.where(chosen[:, None], self.transform(x), x)
 
     def extra_repr(self) -> str:  # noqa: D102
@@ -95,8 +114,15 @@ class RandomGeneMasking(Augmentation):
         self.drop_fraction = float(drop_fraction)
         self.mask_value = float(mask_value)
 
+    @property
+    def reads_sparse(self) -> bool:  # noqa: D102
+        return self.mask_value == 0.0
+
     def transform(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         return x.masked_fill(self.masking.draw(x).hidden, self.mask_value)
+
+    def transform_stored(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        return x.values().masked_fill(self.masking.draw_stored(x).stored, 0.0)
 
     def extra_repr(self) -> str:  # noqa: D102
         return f"drop_fraction={self.drop_fraction}, p={self.p}"
@@ -104,6 +130,10 @@ class RandomGeneMasking(Augmentation):
 
 class GaussianNoise(Augmentation):
     """Add ``N(0, std^2)`` noise to every gene of an augmented cell (normalised values).
+
+    With ``nonzero_only=True`` only the detected (non-zero) genes get noise: a
+    different augmentation, but one that a sparse minibatch can take without
+    becoming dense.
 
     Examples
     --------
@@ -115,17 +145,27 @@ class GaussianNoise(Augmentation):
 
     space: Space = "normalized"
 
-    def __init__(self, std: float = 0.2, p: float = 0.5):
+    def __init__(self, std: float = 0.2, p: float = 0.5, nonzero_only: bool = False):
         super().__init__(p)
         if std < 0:
             raise ValueError(f"std must be non-negative, got {std}")
         self.std = float(std)
+        self.nonzero_only = bool(nonzero_only)
+
+    @property
+    def reads_sparse(self) -> bool:  # noqa: D102
+        return self.nonzero_only
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        return x + self.std * torch.randn_like(x)
+        noise = self.std * torch.randn_like(x)
+        return x + (noise * (x != 0) if self.nonzero_only else noise)
+
+    def transform_stored(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        values = x.values()
+        return values + self.std * torch.randn_like(values) * (values != 0)
 
     def extra_repr(self) -> str:  # noqa: D102
-        return f"std={self.std}, p={self.p}"
+        return f"std={self.std}, p={self.p}, nonzero_only={self.nonzero_only}"
 
 
 class BinomialThinning(Augmentation):
@@ -159,6 +199,16 @@ class BinomialThinning(Augmentation):
         keep = self.min_keep + (self.max_keep - self.min_keep) * keep
         return torch.binomial(x.round().clamp_min(0), keep.expand_as(x))
 
+    @property
+    def reads_sparse(self) -> bool:  # noqa: D102
+        return True
+
+    def transform_stored(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        values = x.values()
+        keep = torch.rand(x.shape[0], device=x.device, dtype=values.dtype)
+        keep = (self.min_keep + (self.max_keep - self.min_keep) * keep)[csr_rows(x)]
+        return torch.binomial(values.round().clamp_min(0), keep)
+
     def extra_repr(self) -> str:  # noqa: D102
         return f"min_keep={self.min_keep}, max_keep={self.max_keep}, p={self.p}"
 
@@ -190,6 +240,13 @@ class NegativeBinomialNoise(Augmentation):
         concentration = torch.full_like(x, self.theta)
         gamma = torch._standard_gamma(concentration)  # Gamma(theta, 1)
         return torch.poisson(gamma * x.clamp_min(0) / self.theta)
+
+    @property
+    def reads_sparse(self) -> bool:  # noqa: D102
+        return True
+
+    def transform_stored(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        return self.transform(x.values())
 
     def extra_repr(self) -> str:  # noqa: D102
         return f"theta={self.theta}, p={self.p}"
@@ -377,8 +434,16 @@ class AugmentationPipeline(nn.Module):
         )
         self.normalize = normalize
 
+    @property
+    def reads_sparse(self) -> bool:
+        """Whether every augmentation acts on CSR stored entries (else input is made dense)."""
+        augmentations = [*self.count_augmentations, *self.normalized_augmentations]
+        return all(aug.reads_sparse or aug.p == 0.0 for aug in augmentations)
+
     def forward(self, counts: torch.Tensor) -> torch.Tensor:
-        """Return the augmented, log-normalised view of ``counts``."""
+        """Return the augmented, log-normalised view of ``counts`` (CSR stays CSR if it can)."""
+        if is_sparse_csr(counts) and not self.reads_sparse:
+            counts = counts.to_dense()
         for aug in self.count_augmentations:
             counts = aug(counts)
         x, _ = self.normalize(counts)
@@ -392,6 +457,7 @@ def build_augmentations(
     mask_fraction: float = 0.25,
     noise_prob: float = 0.5,
     noise_std: float = 0.2,
+    noise_nonzero_only: bool = False,
     thinning_prob: float = 0.5,
     thinning_min_keep: float = 0.5,
     nb_prob: float = 0.0,
@@ -420,7 +486,7 @@ def build_augmentations(
     if mask_prob > 0:
         augs.append(RandomGeneMasking(drop_fraction=mask_fraction, p=mask_prob))
     if noise_prob > 0:
-        augs.append(GaussianNoise(std=noise_std, p=noise_prob))
+        augs.append(GaussianNoise(std=noise_std, p=noise_prob, nonzero_only=noise_nonzero_only))
     return augs
 
 

@@ -31,14 +31,45 @@ class MaskDraw:
     loss: torch.Tensor
 
 
+@dataclass(frozen=True)
+class SparseMaskDraw:
+    """One draw of a masking strategy for a CSR minibatch, without a dense mask.
+
+    Attributes
+    ----------
+    stored
+        Boolean, one per stored (non-zero) entry, in the order of ``values()``:
+        ``True`` where the entry is hidden.
+    zero_ratio
+        Probability with which each implicit zero is hidden, independently of
+        everything else. Hiding a zero does not change the encoder's input (the
+        mask value is 0), so these draws are only made where a loss asks for them.
+    hidden
+        The full boolean mask (cells x genes) when it was imposed rather than drawn;
+        then ``stored`` is read from it and ``zero_ratio`` is unused.
+    """
+
+    stored: torch.Tensor
+    zero_ratio: float
+    hidden: torch.Tensor | None = None
+
+
 class MaskingStrategy(nn.Module):
     """Interface of a masking strategy: ``draw(x) -> MaskDraw``.
 
     Subclasses hold any gene-level data (for example programme memberships) as
-    non-persistent buffers, so they follow the module to its device.
+    non-persistent buffers, so they follow the module to its device. A strategy
+    that hides every gene independently with one probability can also draw on a
+    CSR minibatch's stored entries (``reads_sparse = True`` and
+    :meth:`draw_stored`); the others need the dense minibatch.
     """
 
     name: str = "base"
+    reads_sparse: bool = False
+
+    def draw_stored(self, x: torch.Tensor) -> SparseMaskDraw:
+        """Draw a mask for a CSR minibatch (strategies with ``reads_sparse``)."""
+        raise NotImplementedError(f"{type(self).__name__} needs the dense minibatch")
 
     def draw(self, x: torch.Tensor) -> MaskDraw:
         """Draw a mask for the minibatch ``x`` (cells x genes)."""
@@ -64,6 +95,7 @@ class RandomMasking(MaskingStrategy):
     """
 
     name = "random"
+    reads_sparse = True
 
     def __init__(self, mask_ratio: float = 0.5):
         super().__init__()
@@ -74,3 +106,7 @@ class RandomMasking(MaskingStrategy):
     def draw(self, x: torch.Tensor) -> MaskDraw:  # noqa: D102
         hidden = torch.rand(x.shape, device=x.device) < self.mask_ratio
         return MaskDraw(hidden=hidden, loss=hidden)
+
+    def draw_stored(self, x: torch.Tensor) -> SparseMaskDraw:  # noqa: D102
+        hidden = torch.rand(x.values().shape, device=x.device) < self.mask_ratio
+        return SparseMaskDraw(stored=hidden, zero_ratio=self.mask_ratio)

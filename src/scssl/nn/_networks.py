@@ -12,6 +12,8 @@ import torch
 from scvi.nn import FCLayers
 from torch import nn
 
+from ._sparse import fc_layers_forward, is_sparse_csr, normalize_sparse_counts
+
 
 def normalize_counts(
     counts: torch.Tensor, target_sum: float = 1e4, eps: float = 1e-8
@@ -19,7 +21,7 @@ def normalize_counts(
     """Library-size normalise and log1p-transform counts.
 
     Returns ``(log1p(counts / library * target_sum), library)`` with the library
-    as a column vector.
+    as a column vector. A CSR tensor stays CSR (only its stored entries change).
 
     Examples
     --------
@@ -28,6 +30,8 @@ def normalize_counts(
     >>> torch.allclose(x, torch.log1p(torch.tensor([[1.0, 3.0]])))
     True
     """
+    if is_sparse_csr(counts):
+        return normalize_sparse_counts(counts, target_sum, eps)
     library = counts.sum(dim=1, keepdim=True)
     return torch.log1p(counts / (library + eps) * target_sum), library
 
@@ -36,7 +40,9 @@ class DeterministicEncoder(nn.Module):
     """Map (normalised) expression and covariates to a deterministic embedding.
 
     ``FCLayers`` (hidden layers, covariates injected through ``n_cat_list``) followed
-    by a linear map to ``n_output``.
+    by a linear map to ``n_output``. A CSR input (cells x genes) is read through its
+    non-zero entries only (:func:`~scssl.nn.fc_layers_forward`): same weights, same
+    embedding, with work proportional to the non-zeros.
 
     Examples
     --------
@@ -75,6 +81,8 @@ class DeterministicEncoder(nn.Module):
         self, x: torch.Tensor, *cat_list: torch.Tensor, cont: torch.Tensor | None = None
     ) -> torch.Tensor:
         """Embed ``x``; ``cat_list`` are integer covariate columns, ``cont`` continuous ones."""
+        if is_sparse_csr(x):
+            return self.output(fc_layers_forward(self.encoder, x, *cat_list, dense_tail=cont))
         if cont is not None:
             x = torch.cat([x, cont], dim=-1)
         return self.output(self.encoder(x, *cat_list))
@@ -86,6 +94,8 @@ class ExpressionDecoder(nn.Module):
     ``output="values"`` returns unconstrained per-gene values (for a squared error on
     log-normalised expression); ``output="proportions"`` returns a softmax over genes
     (the mean of a negative binomial once multiplied by the library size).
+    ``genes=`` (indices) computes the values of those genes only, from the matching
+    rows of the last layer, so a loss that needs a few genes does not pay for all.
 
     Examples
     --------
@@ -125,12 +135,24 @@ class ExpressionDecoder(nn.Module):
         self.output = nn.Linear(n_hidden, n_output)
 
     def forward(
-        self, z: torch.Tensor, *cat_list: torch.Tensor, cont: torch.Tensor | None = None
+        self,
+        z: torch.Tensor,
+        *cat_list: torch.Tensor,
+        cont: torch.Tensor | None = None,
+        genes: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Decode ``z`` into per-gene values or proportions."""
+        """Decode ``z`` into per-gene values or proportions (of ``genes`` only, if given)."""
+        if genes is not None and self.output_kind == "proportions":
+            raise ValueError("proportions need every gene (a softmax); genes= is for values")
         if cont is not None:
             z = torch.cat([z, cont], dim=-1)
-        out = self.output(self.decoder(z, *cat_list))
+        hidden = self.decoder(z, *cat_list)
+        if genes is None:
+            out = self.output(hidden)
+        else:
+            out = torch.nn.functional.linear(
+                hidden, self.output.weight[genes], self.output.bias[genes]
+            )
         if self.output_kind == "proportions":
             out = torch.softmax(out, dim=-1)
         return out

@@ -25,6 +25,25 @@ class SSLTrainingPlan(TrainingPlan):
     'TrainingPlan'
     """
 
+    def get_optimizer_creator(self):
+        """Adam / AdamW as scvi-tools builds them, fused by torch where the device allows.
+
+        Same update rule; on CPU the fused step is several times faster for the
+        millions of first- and last-layer weights of an all-gene model.
+        """
+        if self.optimizer_name not in ("Adam", "AdamW"):
+            return super().get_optimizer_creator()
+        optimizer_cls = torch.optim.Adam if self.optimizer_name == "Adam" else torch.optim.AdamW
+
+        def create(params):
+            params = list(params)
+            fused = all(p.device.type in ("cpu", "cuda") for p in params)
+            return optimizer_cls(
+                params, lr=self.lr, eps=self.eps, weight_decay=self.weight_decay, fused=fused
+            )
+
+        return create
+
     def compute_and_log_metrics(self, loss_output: LossOutput, metrics: dict, mode: str):  # noqa: D102
         extra = loss_output.extra_metrics
         held = dict(extra)

@@ -1,0 +1,183 @@
+"""Training and embedding throughput at 2k and 20k genes: sparse path vs dense path vs scVI.
+
+Issue "Atlas scale", item 5 (first bullet). In one run, on the same cells, genes and
+minibatch size (128), with one torch thread:
+- scVI (default architecture, dense minibatches as scvi-tools loads them);
+- MaskedAE and SimCLR (scssl defaults) on a dense matrix ("dense path") and on the same
+  matrix as CSR ("sparse path"); SimCLR also with ``noise_nonzero_only=True``, the
+  setting under which its augmentations keep the minibatch sparse.
+Data: Baron pancreas, all 20,125 genes and the 2,000 HVGs (seurat_v3, donor-aware), and a
+synthetic 100,000-cell x 20,125-gene set resampled from Baron's real cells (each
+synthetic cell is a real cell's counts, Poisson-resampled at a depth factor drawn in
+[0.7, 1.3], so its non-zero structure and profile are a real cell's; never written to disk).
+
+Training cells/s is timed by a callback over the training epochs after the first
+(start-up and the first epoch's warm-up excluded); on the 100k set each epoch is capped
+at 40 minibatches (5,120 cells, drawn from all 100k). Embedding cells/s is
+``get_latent_representation`` over every cell (capped at 20,000 cells on the 100k set).
+Peak RSS is the process's (all rows together); per-row memory is measured by
+``scale_memory.py``.
+
+    cd benchmarks && ../.venv/bin/python scale_throughput.py
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+
+import numpy as np
+import pandas as pd
+import scvi
+import torch
+from _common import RESULTS, hvg_subset, set_threads, write_markdown
+from anndata import AnnData
+from lightning.pytorch.callbacks import Callback
+from scipy import sparse
+
+import scssl
+
+BATCH_SIZE = 128
+EPOCHS = 4  # the first is warm-up; cells/s over the other three
+SYNTHETIC_CELLS = 100_000
+SYNTHETIC_BATCHES_PER_EPOCH = 40
+EMBED_CAP = 20_000
+
+
+class EpochTimer(Callback):
+    """Wall time and cells of every training epoch after the first."""
+
+    def __init__(self):
+        self.seconds, self.cells, self._start, self._cells = 0.0, 0, 0.0, 0
+
+    def on_train_epoch_start(self, trainer, pl_module):  # noqa: D102
+        self._start, self._cells = time.perf_counter(), 0
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):  # noqa: D102
+        x = batch[scvi.REGISTRY_KEYS.X_KEY]
+        self._cells += int(x.shape[0])
+
+    def on_train_epoch_end(self, trainer, pl_module):  # noqa: D102
+        if trainer.current_epoch > 0:
+            self.seconds += time.perf_counter() - self._start
+            self.cells += self._cells
+
+    @property
+    def cells_per_second(self) -> float:  # noqa: D102
+        return self.cells / self.seconds
+
+
+def synthetic_from_real(real: sparse.csr_matrix, n_cells: int, seed: int = 0) -> sparse.csr_matrix:
+    """``n_cells`` cells resampled from real cells: Poisson(depth x counts of a real cell)."""
+    rng = np.random.default_rng(seed)
+    parents = rng.integers(0, real.shape[0], n_cells)
+    out = real[parents].astype(np.float32)
+    depth = rng.uniform(0.7, 1.3, n_cells).astype(np.float32)
+    out.data = rng.poisson(out.data * np.repeat(depth, np.diff(out.indptr))).astype(np.float32)
+    out.eliminate_zeros()
+    return out
+
+
+def train_kwargs(limit_batches: int | None) -> dict:
+    kwargs = {"max_epochs": EPOCHS, "batch_size": BATCH_SIZE, "train_size": 1.0}
+    kwargs["enable_progress_bar"] = False
+    if limit_batches is not None:
+        kwargs["limit_train_batches"] = limit_batches
+    return kwargs
+
+
+def measure(name: str, build, n_obs: int, limit_batches: int | None) -> dict:
+    """Train ``build()``'s model under the timer, then time its embedding."""
+    scvi.settings.seed = 0
+    model = build()
+    timer = EpochTimer()
+    model.train(callbacks=[timer], **train_kwargs(limit_batches))
+    indices = np.arange(min(n_obs, EMBED_CAP))
+    start = time.perf_counter()
+    model.get_latent_representation(indices=indices, batch_size=1024)
+    embed = indices.size / (time.perf_counter() - start)
+    row = {"method": name, "train cells/s": timer.cells_per_second, "embed cells/s": embed}
+    print(row, flush=True)
+    return row
+
+
+def rows_for(matrix: sparse.csr_matrix, obs: pd.DataFrame, limit_batches: int | None) -> list:
+    """scVI, MaskedAE and SimCLR on ``matrix`` (dense and sparse where it fits)."""
+    as_csr = AnnData(matrix, obs=obs.copy())
+    dense_fits = matrix.shape[0] * matrix.shape[1] * 4 < 4e9
+    as_dense = AnnData(matrix.toarray(), obs=obs.copy()) if dense_fits else None
+
+    def scssl_model(cls, adata, **kwargs):
+        def build():
+            cls.setup_anndata(adata)
+            return cls(adata, **kwargs)
+
+        return build
+
+    def scvi_model(adata):
+        def build():
+            scvi.model.SCVI.setup_anndata(adata)
+            return scvi.model.SCVI(adata)
+
+        return build
+
+    runs = {"scVI (dense minibatches)": scvi_model(as_dense if dense_fits else as_csr)}
+    for label, adata in (("dense", as_dense), ("sparse", as_csr)):
+        if adata is None:
+            continue
+        runs[f"MaskedAE {label} path"] = scssl_model(scssl.model.MaskedAE, adata)
+        runs[f"SimCLR {label} path"] = scssl_model(scssl.model.Contrastive, adata, method="simclr")
+    runs["SimCLR sparse path, noise_nonzero_only"] = scssl_model(
+        scssl.model.Contrastive, as_csr, method="simclr", noise_nonzero_only=True
+    )
+    rows = [measure(name, build, matrix.shape[0], limit_batches) for name, build in runs.items()]
+    table = pd.DataFrame(rows).set_index("method")
+    peer = table.loc["scVI (dense minibatches)"]
+    table["train / scVI"] = table["train cells/s"] / peer["train cells/s"]
+    table["embed / scVI"] = table["embed cells/s"] / peer["embed cells/s"]
+    return table
+
+
+def main() -> None:
+    set_threads()
+    baron = scssl.data.baron_pancreas()
+    baron.X = sparse.csr_matrix(baron.X, dtype=np.float32)
+    obs = baron.obs[["donor"]]
+    hvg = hvg_subset(baron, "donor", 2000)
+    sections = []
+    datasets = [
+        ("Baron, 2,142 cells x 2,000 HVGs", sparse.csr_matrix(hvg.X), obs, None),
+        ("Baron, 2,142 cells x 20,125 genes (all)", baron.X, obs, None),
+    ]
+    synthetic = synthetic_from_real(baron.X, SYNTHETIC_CELLS)
+    synthetic_obs = pd.DataFrame(index=[f"s{i}" for i in range(SYNTHETIC_CELLS)])
+    datasets.append(
+        (
+            f"synthetic, {SYNTHETIC_CELLS:,} cells x 20,125 genes (resampled from Baron)",
+            synthetic,
+            synthetic_obs,
+            SYNTHETIC_BATCHES_PER_EPOCH,
+        )
+    )
+    for title, matrix, cell_obs, limit in datasets:
+        density = matrix.nnz / (matrix.shape[0] * matrix.shape[1])
+        print(f"== {title}: {density:.1%} non-zero", flush=True)
+        table = rows_for(matrix, cell_obs.set_index(pd.Index(cell_obs.index)), limit)
+        sections.append((f"{title}; {density:.1%} of entries non-zero", table))
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+    notes = (
+        f"Minibatch {BATCH_SIZE}; train cells/s over epochs 2-{EPOCHS} (timed per epoch "
+        f"by a callback); embedding over up to {EMBED_CAP:,} cells, minibatch 1024. "
+        f"torch threads: {torch.get_num_threads()}. Peak RSS of the whole run "
+        f"(all rows, all datasets): {peak_gb:.1f} GB. scVI's 100k row trains on dense "
+        "minibatches densified from the CSR matrix by scvi-tools' own loader (the dense "
+        "100k x 20k matrix, 8 GB, is not built)."
+    )
+    sections.append(("Notes", notes))
+    write_markdown(
+        RESULTS / "scale_throughput.md", "Throughput: sparse path vs dense vs scVI", sections
+    )
+
+
+if __name__ == "__main__":
+    main()

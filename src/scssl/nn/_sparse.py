@@ -1,0 +1,196 @@
+"""Sparse minibatches: CSR tensors from storage to the first layer.
+
+A minibatch of a sparse count matrix arrives as a ``torch.sparse_csr`` tensor
+(scvi-tools' ``load_sparse_tensor=True``). The functions here act on its stored
+(non-zero) entries only:
+
+- :func:`normalize_sparse_counts` log-normalises the stored values;
+- :func:`sparse_linear` is the first layer's product ``x @ W.T`` computed as an
+  embedding-bag over the stored gene indices weighted by their values, so its
+  cost grows with the non-zero entries, not with all genes;
+- :func:`fc_layers_forward` runs a whole scvi-tools ``FCLayers`` stack on a CSR
+  input with that first layer, with the same parameters (and so the same
+  result) as the dense ``FCLayers.forward``;
+- :func:`csr_columns_dense` reads a few columns out as a dense block, for a loss
+  that asks for those genes only.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from scvi.nn import FCLayers
+from torch import nn
+
+
+def is_sparse_csr(x: object) -> bool:
+    """Whether ``x`` is a torch tensor in CSR layout.
+
+    Examples
+    --------
+    >>> import torch
+    >>> is_sparse_csr(torch.eye(2).to_sparse_csr()), is_sparse_csr(torch.eye(2))
+    (True, False)
+    """
+    return isinstance(x, torch.Tensor) and x.layout == torch.sparse_csr
+
+
+def csr_rows(x: torch.Tensor) -> torch.Tensor:
+    """Row index of every stored entry of a CSR tensor (same order as ``values()``)."""
+    crow = x.crow_indices()
+    return torch.repeat_interleave(
+        torch.arange(x.shape[0], device=x.device), crow.diff(), output_size=x.values().numel()
+    )
+
+
+def csr_like(x: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """A CSR tensor with ``x``'s structure and new ``values``."""
+    return torch.sparse_csr_tensor(
+        x.crow_indices(), x.col_indices(), values, size=x.shape, device=x.device
+    )
+
+
+def csr_stack(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+    """Rows of two CSR tensors with the same columns, one above the other."""
+    crow = torch.cat([first.crow_indices(), second.crow_indices()[1:] + first.values().numel()])
+    return torch.sparse_csr_tensor(
+        crow,
+        torch.cat([first.col_indices(), second.col_indices()]),
+        torch.cat([first.values(), second.values()]),
+        size=(first.shape[0] + second.shape[0], first.shape[1]),
+        device=first.device,
+    )
+
+
+def csr_keep(x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """Drop the stored entries where ``keep`` is ``False`` (setting them to zero)."""
+    rows = csr_rows(x)[keep]
+    counts = torch.bincount(rows, minlength=x.shape[0])
+    crow = torch.zeros(x.shape[0] + 1, dtype=torch.int64, device=x.device)
+    crow[1:] = torch.cumsum(counts, 0)
+    return torch.sparse_csr_tensor(
+        crow, x.col_indices()[keep], x.values()[keep], size=x.shape, device=x.device
+    )
+
+
+def row_sums(x: torch.Tensor) -> torch.Tensor:
+    """Sum of every row of a CSR tensor, as a column vector."""
+    out = torch.zeros(x.shape[0], dtype=x.values().dtype, device=x.device)
+    return out.index_add_(0, csr_rows(x), x.values()).unsqueeze(1)
+
+
+def normalize_sparse_counts(
+    counts: torch.Tensor, target_sum: float = 1e4, eps: float = 1e-8
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`~scssl.nn.normalize_counts` for a CSR tensor: only stored entries change.
+
+    ``log1p(0) = 0``, so the zeros stay implicit and the result keeps the structure.
+
+    Examples
+    --------
+    >>> import torch
+    >>> x = torch.tensor([[1.0, 0.0, 3.0]])
+    >>> xs, lib = normalize_sparse_counts(x.to_sparse_csr(), target_sum=4.0)
+    >>> torch.allclose(xs.to_dense(), torch.log1p(x)), lib.item()
+    (True, 4.0)
+    """
+    values = counts.values().float()
+    library = row_sums(csr_like(counts, values))
+    scale = (target_sum / (library.squeeze(1) + eps))[csr_rows(counts)]
+    return csr_like(counts, torch.log1p(values * scale)), library
+
+
+def sparse_linear(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``x @ weight.T`` for a CSR ``x`` (cells x genes) and ``weight`` (out x genes).
+
+    An embedding-bag over the stored gene indices, weighted by the stored values:
+    the work is proportional to the non-zero entries times ``out``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> x, w = torch.tensor([[0.0, 2.0], [1.0, 0.0]]), torch.randn(3, 2)
+    >>> torch.allclose(sparse_linear(x.to_sparse_csr(), w), x @ w.T)
+    True
+    """
+    crow = x.crow_indices().to(torch.int64)
+    return F.embedding_bag(
+        x.col_indices().to(torch.int64),
+        weight.T.contiguous(),
+        crow[:-1],
+        per_sample_weights=x.values().to(weight.dtype),
+        mode="sum",
+    )
+
+
+def _one_hot_covariates(fc: FCLayers, cat_list: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
+    """The covariate columns ``FCLayers`` appends to a layer's input, in its order."""
+    if len(fc.n_cat_list) > len(cat_list):
+        raise ValueError("nb. categorical args provided doesn't match init. params.")
+    one_hot = []
+    for n_cat, cat in zip(fc.n_cat_list, cat_list, strict=False):
+        if n_cat > 1:
+            one_hot.append(cat if cat.size(1) == n_cat else F.one_hot(cat.squeeze(-1), n_cat))
+    return one_hot
+
+
+def fc_layers_forward(
+    fc: FCLayers,
+    x: torch.Tensor,
+    *cat_list: torch.Tensor,
+    dense_tail: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """``FCLayers.forward`` for a CSR input, reading only its stored entries.
+
+    The first linear layer's weight columns are ``[x's columns, dense_tail's,
+    covariates']``, as in the dense call ``fc(torch.cat([x, dense_tail], -1), *cat_list)``;
+    the result is the same (up to float summation order).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from scvi.nn import FCLayers
+    >>> fc = FCLayers(5, 4, n_cat_list=[3], n_layers=2).eval()
+    >>> x, cat = torch.tensor([[0.0, 1, 0, 2, 0]]), torch.tensor([[2]])
+    >>> torch.allclose(fc_layers_forward(fc, x.to_sparse_csr(), cat), fc(x, cat), atol=1e-6)
+    True
+    """
+    covariates = [c.to(x.values().dtype) for c in _one_hot_covariates(fc, cat_list)]
+    n_sparse = x.shape[1]
+    h = None
+    for i, layers in enumerate(fc.fc_layers):
+        for layer in layers:
+            if layer is None:
+                continue
+            if i == 0 and isinstance(layer, nn.Linear):
+                h = sparse_linear(x, layer.weight[:, :n_sparse])
+                tail = ([dense_tail] if dense_tail is not None else []) + covariates
+                if tail:
+                    h = h + torch.cat(tail, dim=-1) @ layer.weight[:, n_sparse:].T
+                if layer.bias is not None:
+                    h = h + layer.bias
+            elif isinstance(layer, nn.Linear) and fc.inject_into_layer(i):
+                h = layer(torch.cat([h, *covariates], dim=-1))
+            else:
+                h = layer(h)
+    return h
+
+
+def csr_columns_dense(x: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
+    """Dense ``(n_rows, len(columns))`` block of a CSR tensor's chosen columns.
+
+    Examples
+    --------
+    >>> import torch
+    >>> x = torch.tensor([[0.0, 2.0, 3.0], [1.0, 0.0, 0.0]])
+    >>> csr_columns_dense(x.to_sparse_csr(), torch.tensor([2, 0]))
+    tensor([[3., 0.],
+            [0., 1.]])
+    """
+    position = torch.full((x.shape[1],), -1, dtype=torch.int64, device=x.device)
+    position[columns] = torch.arange(columns.numel(), device=x.device)
+    entry_position = position[x.col_indices().to(torch.int64)]
+    chosen = entry_position >= 0
+    out = torch.zeros(x.shape[0], columns.numel(), dtype=x.values().dtype, device=x.device)
+    out[csr_rows(x)[chosen], entry_position[chosen]] = x.values()[chosen]
+    return out

@@ -1,0 +1,283 @@
+"""The sparse fast path: CSR minibatches agree with the dense path and never densify."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from anndata import AnnData
+from scipy import sparse
+from scvi import REGISTRY_KEYS
+from scvi.nn import FCLayers
+
+import scssl
+from scssl.module import MaskedAEModule
+from scssl.nn import (
+    DeterministicEncoder,
+    csr_columns_dense,
+    csr_keep,
+    fc_layers_forward,
+    normalize_counts,
+    sparse_linear,
+)
+
+
+def _counts(n_cells=24, n_genes=50, density=0.15, seed=0) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    counts = torch.poisson(torch.full((n_cells, n_genes), 4.0), generator=generator)
+    keep = torch.rand(n_cells, n_genes, generator=generator) < density
+    counts = counts * keep
+    counts[:, 0] += 1  # no empty cell
+    return counts
+
+
+def _tensors(x: torch.Tensor, n_batch: int = 1) -> dict:
+    n = x.shape[0]
+    return {
+        REGISTRY_KEYS.X_KEY: x,
+        REGISTRY_KEYS.BATCH_KEY: (torch.arange(n) % max(n_batch, 1)).unsqueeze(1),
+    }
+
+
+# -- building blocks -----------------------------------------------------------------------
+def test_sparse_normalisation_linear_and_column_block_match_dense():
+    x = _counts()
+    xs = x.to_sparse_csr()
+    dense_norm, dense_lib = normalize_counts(x)
+    sparse_norm, sparse_lib = normalize_counts(xs)
+    assert sparse_norm.layout == torch.sparse_csr
+    assert torch.allclose(sparse_norm.to_dense(), dense_norm, atol=1e-6)
+    assert torch.allclose(sparse_lib, dense_lib)
+    weight = torch.randn(7, x.shape[1])
+    assert torch.allclose(sparse_linear(xs, weight), x @ weight.T, atol=1e-4)
+    columns = torch.tensor([5, 0, 49, 13])
+    assert torch.equal(csr_columns_dense(xs, columns), x[:, columns])
+    keep = torch.rand(xs.values().shape) < 0.5
+    kept = csr_keep(xs, keep).to_dense()
+    dropped = x.clone()
+    dropped[xs.to_dense() > 0] = 0  # every stored entry ...
+    stored = x.nonzero(as_tuple=True)
+    dropped[stored[0][keep], stored[1][keep]] = x[stored][keep]  # ... back where kept
+    assert torch.equal(kept, dropped)
+
+
+@pytest.mark.parametrize("n_layers", [1, 2, 3])
+def test_fc_layers_on_csr_match_the_dense_forward_with_covariates(n_layers):
+    torch.manual_seed(0)
+    fc = FCLayers(50 + 2, 16, n_cat_list=[3, 4], n_layers=n_layers, n_hidden=16).eval()
+    x = _counts()
+    cont = torch.randn(x.shape[0], 2)
+    cats = (torch.randint(0, 3, (x.shape[0], 1)), torch.randint(0, 4, (x.shape[0], 1)))
+    dense = fc(torch.cat([x, cont], -1), *cats)
+    from_sparse = fc_layers_forward(fc, x.to_sparse_csr(), *cats, dense_tail=cont)
+    assert torch.allclose(from_sparse, dense, atol=1e-4)
+
+
+def test_encoder_gives_the_same_embedding_and_gradients_for_csr_input():
+    torch.manual_seed(0)
+    encoder = DeterministicEncoder(50, 8, n_cat_list=[3], n_hidden=32, dropout_rate=0.0)
+    x, cat = _counts(), torch.randint(0, 3, (24, 1))
+    dense = encoder(x, cat)
+    dense.square().sum().backward()
+    dense_grad = encoder.encoder.fc_layers[0][0].weight.grad.clone()
+    encoder.zero_grad()
+    from_sparse = encoder(x.to_sparse_csr(), cat)
+    from_sparse.square().sum().backward()
+    assert torch.allclose(from_sparse, dense, atol=1e-4)
+    assert torch.allclose(encoder.encoder.fc_layers[0][0].weight.grad, dense_grad, atol=1e-3)
+
+
+# -- MaskedAE module ---------------------------------------------------------------------
+def _module(**kwargs) -> MaskedAEModule:
+    torch.manual_seed(0)
+    return MaskedAEModule(n_input=50, n_latent=6, n_hidden=32, **kwargs)
+
+
+def _loss(module, tensors, **inference_kwargs):
+    inputs = module._get_inference_input(tensors)
+    inference = module.inference(**inputs, **inference_kwargs)
+    generative = module.generative(**module._get_generative_input(tensors, inference))
+    return inference, generative, module.loss(tensors, inference, generative)
+
+
+@pytest.mark.parametrize("loss_on", ["masked", "all"])
+def test_identical_loss_when_every_gene_is_requested(loss_on):
+    """Same weights, same imposed mask: the sparse and the dense loss are equal."""
+    module = _module(loss_on=loss_on, n_batch=2).eval()
+    x = _counts()
+    hidden = torch.rand(x.shape, generator=torch.Generator().manual_seed(1)) < 0.5
+    _, _, dense = _loss(module, _tensors(x, 2), hidden=hidden)
+    inference, _, from_sparse = _loss(module, _tensors(x.to_sparse_csr(), 2), hidden=hidden)
+    assert inference["x_norm"].layout == torch.sparse_csr  # never densified
+    assert torch.allclose(from_sparse.loss, dense.loss, rtol=1e-5)
+    per_cell = from_sparse.reconstruction_loss["reconstruction_loss"]
+    assert torch.allclose(per_cell, dense.reconstruction_loss["reconstruction_loss"], rtol=1e-4)
+
+
+def test_identical_embedding_and_reconstruction_for_the_same_weights():
+    module = _module().eval()
+    x = _counts()
+    dense_in, dense_gen, _ = _loss(module, _tensors(x), apply_mask=False)
+    sparse_in, sparse_gen, _ = _loss(module, _tensors(x.to_sparse_csr()), apply_mask=False)
+    assert torch.allclose(sparse_in["z"], dense_in["z"], atol=1e-5)
+    assert torch.allclose(sparse_gen["x_hat"], dense_gen["x_hat"], atol=1e-5)
+
+
+def test_sparse_training_loss_equals_the_dense_loss_in_expectation():
+    """Random masks and a random quarter of the genes: the mean over draws matches."""
+    module = _module(decoder_gene_fraction=0.25)
+    module.z_encoder.eval()  # dropout off: only the masks are random
+    x = _counts(n_cells=64, density=0.3)
+    torch.manual_seed(0)
+    dense = torch.stack([_loss(module, _tensors(x))[2].loss for _ in range(300)])
+    sparse_draws = []
+    for _ in range(300):
+        inference, generative, loss = _loss(module, _tensors(x.to_sparse_csr()))
+        assert generative["x_hat"].shape == (64, round(0.25 * 50))  # only those genes
+        sparse_draws.append(loss.loss)
+    sparse_draws = torch.stack(sparse_draws)
+    standard_error = (dense.var() / 300 + sparse_draws.var() / 300).sqrt()
+    assert abs(sparse_draws.mean() - dense.mean()) < 4 * standard_error
+    assert abs(sparse_draws.mean() - dense.mean()) / dense.mean() < 0.02
+
+
+def test_validation_uses_every_gene_and_nb_or_programmes_densify():
+    module = _module().eval()
+    x = _counts().to_sparse_csr()
+    _, generative, _ = _loss(module, _tensors(x))
+    assert generative["x_hat"].shape == (24, 50)
+    nb = _module(reconstruction="nb")
+    inference, _, loss = _loss(nb, _tensors(x))
+    assert inference["x_norm"].layout == torch.strided and torch.isfinite(loss.loss)
+
+
+def test_decoder_gene_fraction_is_checked():
+    with pytest.raises(ValueError, match="decoder_gene_fraction"):
+        _module(decoder_gene_fraction=0.0)
+
+
+# -- models ----------------------------------------------------------------------------------
+def _adata(x: np.ndarray) -> AnnData:
+    adata = AnnData(sparse.csr_matrix(x))
+    adata.obs["batch"] = np.tile(["a", "b"], x.shape[0] // 2)
+    return adata
+
+
+def test_masked_ae_trains_on_sparse_minibatches_and_embeds_like_dense(tmp_path):
+    counts = _counts(n_cells=60, n_genes=40).numpy()
+    adata = _adata(counts)
+    scssl.model.MaskedAE.setup_anndata(adata, batch_key="batch")
+    model = scssl.model.MaskedAE(adata, n_latent=4, n_hidden=16)
+    assert model._sparse_minibatches()
+    seen = []
+    original = model.module.inference
+
+    def spy(x, *args, **kwargs):
+        seen.append(x.layout)
+        return original(x, *args, **kwargs)
+
+    model.module.inference = spy
+    model.train(max_epochs=2, batch_size=16, check_val_every_n_epoch=1)
+    model.module.inference = original
+    assert set(seen) == {torch.sparse_csr}
+    assert np.isfinite(model.history["validation_loss"].to_numpy(dtype=float)).all()
+    z_sparse = model.get_latent_representation()
+    dense = AnnData(counts, obs=adata.obs.copy())
+    scssl.model.MaskedAE.setup_anndata(dense, batch_key="batch")
+    z_dense = model.get_latent_representation(dense)
+    np.testing.assert_allclose(z_sparse, z_dense, atol=1e-5)
+    model.save(str(tmp_path / "m"))
+    loaded = scssl.model.MaskedAE.load(str(tmp_path / "m"), adata=adata)
+    np.testing.assert_allclose(loaded.get_latent_representation(), z_sparse, atol=1e-6)
+
+
+def test_contrastive_trains_from_sparse_minibatches_and_embeds_like_dense():
+    counts = _counts(n_cells=60, n_genes=40).numpy()
+    adata = _adata(counts)
+    scssl.model.Contrastive.setup_anndata(adata)
+    model = scssl.model.Contrastive(adata, method="simclr", n_latent=4, n_hidden=16)
+    assert model._sparse_minibatches()
+    model.train(max_epochs=2, batch_size=16)
+    assert np.isfinite(model.history["train_loss"].to_numpy(dtype=float)).all()
+    dense = AnnData(counts)
+    scssl.model.Contrastive.setup_anndata(dense)
+    np.testing.assert_allclose(
+        model.get_latent_representation(), model.get_latent_representation(dense), atol=1e-5
+    )
+
+
+# -- augmentations on stored entries ---------------------------------------------------------
+def _augment_both(aug, x, seed=0):
+    aug.train()
+    torch.manual_seed(seed)
+    dense = aug(x)
+    torch.manual_seed(seed)
+    from_sparse = aug(x.to_sparse_csr())
+    return dense, from_sparse
+
+
+def test_sparse_augmentations_keep_zeros_and_structure():
+    from scssl.nn import BinomialThinning, GaussianNoise, NegativeBinomialNoise, RandomGeneMasking
+
+    x = _counts(n_cells=200, density=0.3)
+    for aug in [
+        BinomialThinning(min_keep=0.5, p=1.0),
+        NegativeBinomialNoise(p=1.0),
+        RandomGeneMasking(0.5, p=1.0),
+        GaussianNoise(std=0.5, p=1.0, nonzero_only=True),
+    ]:
+        assert aug.reads_sparse
+        _, out = _augment_both(aug, x)
+        assert out.layout == torch.sparse_csr
+        dense_out = out.to_dense()
+        assert torch.equal(dense_out[x == 0], torch.zeros(int((x == 0).sum())))
+        assert not torch.equal(dense_out, x)  # it did augment
+    assert not GaussianNoise(std=0.5).reads_sparse
+    assert not RandomGeneMasking(0.5, mask_value=-1.0).reads_sparse
+
+
+def test_sparse_augmentations_have_the_dense_distribution():
+    """Thinning and masking on stored entries: same mean and spread as on the dense matrix."""
+    from scssl.nn import BinomialThinning, RandomGeneMasking
+
+    x = _counts(n_cells=2000, n_genes=20, density=0.5)
+    nonzero = x > 0
+    for aug in [BinomialThinning(min_keep=0.3, p=0.7), RandomGeneMasking(0.4, p=0.8)]:
+        dense, from_sparse = _augment_both(aug, x, seed=3)
+        dense, from_sparse = dense[nonzero], from_sparse.to_dense()[nonzero]
+        assert abs(dense.mean() - from_sparse.mean()) < 0.03 * dense.mean()
+        assert abs(dense.std() - from_sparse.std()) < 0.03 * dense.std()
+
+
+def test_pipeline_densifies_only_when_an_augmentation_needs_every_gene():
+    from scssl.nn import AugmentationPipeline, build_augmentations
+
+    x = _counts().to_sparse_csr()
+    sparse_pipe = AugmentationPipeline(
+        build_augmentations(noise_nonzero_only=True), normalize_counts
+    )
+    dense_pipe = AugmentationPipeline(build_augmentations(), normalize_counts)
+    assert sparse_pipe.reads_sparse and not dense_pipe.reads_sparse
+    assert sparse_pipe.train()(x).layout == torch.sparse_csr
+    assert dense_pipe.train()(x).layout == torch.strided
+
+
+def test_contrastive_with_nonzero_noise_never_densifies_a_minibatch():
+    counts = _counts(n_cells=60, n_genes=40).numpy()
+    adata = _adata(counts)
+    scssl.model.Contrastive.setup_anndata(adata)
+    model = scssl.model.Contrastive(
+        adata, method="simclr", n_latent=4, n_hidden=16, noise_nonzero_only=True
+    )
+    calls = []
+    original = model.module.encode
+
+    def spy(x, *args, **kwargs):
+        calls.append(x.layout)
+        return original(x, *args, **kwargs)
+
+    model.module.encode = spy
+    model.train(max_epochs=2, batch_size=16)
+    model.module.encode = original
+    assert calls and set(calls) == {torch.sparse_csr}
+    assert np.isfinite(model.history["train_loss"].to_numpy(dtype=float)).all()
