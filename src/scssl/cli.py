@@ -1,8 +1,9 @@
-"""Command line: ``scssl demo`` and ``scssl fit``; thin layers over the library."""
+"""Command line: ``scssl demo``, ``fit``, ``pretrain`` and ``map``; thin layers over the library."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -79,7 +80,7 @@ def _train_and_report(
     return report
 
 
-def demo(args: argparse.Namespace) -> int:
+def demo(args: argparse.Namespace) -> dict:
     """Train MaskedAE on scanpy's bundled PBMCs and compare with PCA."""
     import scssl
 
@@ -94,11 +95,10 @@ def demo(args: argparse.Namespace) -> int:
         seed=args.seed,
         h5ad_name="pbmc68k_scssl.h5ad",
     )
-    print(json.dumps(report, indent=2))
-    return 0
+    return report
 
 
-def fit(args: argparse.Namespace) -> int:
+def fit(args: argparse.Namespace) -> dict:
     """Train MaskedAE on a user's h5ad and write the embedding back."""
     import anndata as ad
 
@@ -117,8 +117,59 @@ def fit(args: argparse.Namespace) -> int:
         seed=args.seed,
         h5ad_name=output.name if output.suffix == ".h5ad" else "scssl.h5ad",
     )
-    print(json.dumps(report, indent=2))
-    return 0
+    return report
+
+
+def pretrain(args: argparse.Namespace) -> dict:
+    """Pretrain on on-disk files (read backed, never loaded whole); write a reference folder."""
+    import scssl
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+    scssl.tl.pretrain(
+        args.input,
+        args.output,
+        genes=args.genes,
+        model=args.model,
+        layer=args.layer,
+        batch_key=args.batch_key,
+        max_epochs=args.max_epochs,
+        batch_size=args.batch_size,
+        checkpoint_every_n_steps=args.checkpoint_every,
+        seed=args.seed,
+        overwrite=args.overwrite,
+    )
+    return scssl.tl.read_reference(args.output)
+
+
+def map_command(args: argparse.Namespace) -> dict:
+    """Map a new study onto a reference folder; embed it and transfer labels."""
+    import anndata as ad
+
+    import scssl
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+    source, output = Path(args.query), Path(args.output)
+    if not source.exists():
+        raise FileNotFoundError(f"query file {source} does not exist")
+    if output.resolve() == source.resolve():
+        raise ValueError("--output must differ from --query (the query file is never overwritten)")
+    scssl.tl.read_reference(args.reference)  # a clear error before reading the query
+    mapped = scssl.tl.map_query(
+        args.reference,
+        ad.read_h5ad(source),
+        labels_key=args.labels_key,
+        layer=args.layer,
+        max_epochs=args.max_epochs,
+        seed=args.seed,
+    )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    mapped.write_h5ad(output)
+    summary = {"n_cells": int(mapped.n_obs), "output": str(output)}
+    if args.labels_key is not None:
+        column = f"{args.labels_key}_transferred"
+        summary["predicted"] = mapped.obs[column].value_counts().to_dict()
+        summary["mean_uncertainty"] = float(mapped.obs[f"{column}_uncertainty"].mean())
+    return summary
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -143,6 +194,34 @@ def build_parser() -> argparse.ArgumentParser:
     p_fit.add_argument("--max-epochs", type=int, default=None)
     p_fit.add_argument("--seed", type=int, default=0)
     p_fit.set_defaults(func=fit)
+
+    p_pre = sub.add_parser(
+        "pretrain", help="pretrain on .h5ad/.zarr files read from disk; write a reference"
+    )
+    p_pre.add_argument("--input", nargs="+", required=True, help=".h5ad / .zarr files (CSR)")
+    p_pre.add_argument("--output", required=True, help="reference folder to write")
+    p_pre.add_argument("--genes", default=None, help="text file, one gene per line")
+    p_pre.add_argument("--model", default="masked_ae", help="masked_ae, simclr, byol, ...")
+    p_pre.add_argument("--layer", default=None)
+    p_pre.add_argument("--batch-key", default=None)
+    p_pre.add_argument("--max-epochs", type=int, default=None)
+    p_pre.add_argument("--batch-size", type=int, default=128)
+    p_pre.add_argument(
+        "--checkpoint-every", type=int, default=1000, help="steps between checkpoints"
+    )
+    p_pre.add_argument("--overwrite", action="store_true")
+    p_pre.add_argument("--seed", type=int, default=0)
+    p_pre.set_defaults(func=pretrain)
+
+    p_map = sub.add_parser("map", help="map a new study onto a reference folder")
+    p_map.add_argument("--reference", required=True, help="folder written by scssl pretrain")
+    p_map.add_argument("--query", required=True, help=".h5ad of raw counts")
+    p_map.add_argument("--output", required=True, help="output .h5ad")
+    p_map.add_argument("--labels-key", default=None, help="reference obs column to transfer")
+    p_map.add_argument("--layer", default=None)
+    p_map.add_argument("--max-epochs", type=int, default=20)
+    p_map.add_argument("--seed", type=int, default=0)
+    p_map.set_defaults(func=map_command)
     return parser
 
 
@@ -150,8 +229,12 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``scssl`` command."""
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
-    except (ValueError, KeyError, FileNotFoundError) as error:
+        # progress and library logs go to stderr: stdout holds the JSON report alone
+        with contextlib.redirect_stdout(sys.stderr):
+            report = args.func(args)
+        print(json.dumps(report, indent=2, default=str))
+        return 0
+    except (ValueError, KeyError, FileNotFoundError, FileExistsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

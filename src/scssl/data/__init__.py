@@ -1,5 +1,6 @@
 """Data helpers: input checks, example datasets, gene programmes."""
 
+from ._datamodule import CollectionDataModule
 from ._datasets import baron_pancreas, data_dir, pbmc68k_counts, pbmc_3tech
 from ._drug_response import (
     average_duplicates,
@@ -22,7 +23,9 @@ from ._gene_programmes import (
     read_tf_list,
     tf_candidates,
 )
+from ._samplers import Block, BlockShuffleSampler, make_blocks
 from ._sparse_loading import SparseDataSplitter, is_csr_matrix, layer_is_csr
+from ._store import AnnDataCollection, GeneAlignment, read_gene_list
 from ._validation import check_raw_counts, get_matrix
 
 __all__ = [
@@ -50,6 +53,13 @@ __all__ = [
     "pbmc68k_counts",
     "pbmc_3tech",
     "SparseDataSplitter",
+    "AnnDataCollection",
+    "Block",
+    "BlockShuffleSampler",
+    "CollectionDataModule",
+    "GeneAlignment",
+    "make_blocks",
+    "read_gene_list",
     "is_csr_matrix",
     "layer_is_csr",
 ]

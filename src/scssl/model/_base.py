@@ -19,7 +19,7 @@ from scvi.data.fields import (
 from scvi.train import TrainingPlan
 
 from scssl import _compat
-from scssl.data import SparseDataSplitter, check_raw_counts, is_csr_matrix
+from scssl.data import AnnDataCollection, SparseDataSplitter, check_raw_counts, is_csr_matrix
 from scssl.train import SSLTrainingPlan
 
 
@@ -159,12 +159,39 @@ class CountsModelMixin:
         }
 
     # -- iterating the module over cells ---------------------------------------------------
+    def _collection_batch_codes(self, collection: AnnDataCollection) -> np.ndarray:
+        """Model batch code of each of the collection's batch categories."""
+        if collection.var_names.tolist() != list(self.adata.var_names):
+            raise ValueError(
+                "the collection's genes differ from the model's (names or order); build it "
+                "with genes=list(model.adata.var_names)"
+            )
+        mapping = self.adata_manager.get_state_registry(REGISTRY_KEYS.BATCH_KEY)
+        categories = [str(c) for c in mapping.categorical_mapping]
+        if self.summary_stats.n_batch <= 1 and collection.batch_key is None:
+            return np.zeros(len(collection.batch_categories), dtype=np.int64)
+        unknown = sorted(set(collection.batch_categories) - set(categories))
+        if unknown:
+            raise ValueError(
+                f"batches {unknown[:5]} of the collection are not among the model's "
+                f"{categories[:10]}; map a new study with load_query_data instead"
+            )
+        return np.array([categories.index(c) for c in collection.batch_categories])
+
     def _iterate_minibatches(
         self,
-        adata: AnnData | None,
+        adata: AnnData | AnnDataCollection | None,
         indices: Sequence[int] | None,
         batch_size: int | None,
     ) -> Iterator[dict[str, torch.Tensor]]:
+        if isinstance(adata, AnnDataCollection):
+            if indices is not None:
+                raise ValueError("indices= is not supported for a collection")
+            codes = torch.as_tensor(self._collection_batch_codes(adata))
+            for tensors in adata.iter_in_order(batch_size or 1024):
+                tensors[REGISTRY_KEYS.BATCH_KEY] = codes[tensors[REGISTRY_KEYS.BATCH_KEY]]
+                yield tensors
+            return
         adata = self._validate_anndata(adata)
         loader = self._make_data_loader(
             adata=adata,
@@ -178,46 +205,71 @@ class CountsModelMixin:
     def _map_cells(
         self,
         fn: Callable[[dict[str, torch.Tensor]], torch.Tensor],
-        adata: AnnData | None = None,
+        adata: AnnData | AnnDataCollection | None = None,
         indices: Sequence[int] | None = None,
         batch_size: int | None = None,
-    ) -> np.ndarray:
-        """Apply ``fn`` to every minibatch in eval mode; stack the results as numpy."""
+        out: str | None = None,
+    ):
+        """Apply ``fn`` to every minibatch in eval mode; stack the results as numpy.
+
+        With ``out`` (a path) each minibatch's result is written to a zarr array there
+        as it comes, and that array is returned: memory holds one minibatch at a time.
+        """
         was_training = self.module.training
         self.module.eval()
+        device = self.module.device
+        results, array, written = [], None, 0
         try:
-            out = [
-                fn(tensors).cpu()
-                for tensors in self._iterate_minibatches(adata, indices, batch_size)
-            ]
+            for tensors in self._iterate_minibatches(adata, indices, batch_size):
+                tensors = {key: value.to(device) for key, value in tensors.items()}
+                values = fn(tensors).cpu().numpy()
+                if out is None:
+                    results.append(values)
+                    continue
+                if array is None:
+                    array = _zarr_output(out, self._n_cells(adata, indices), values)
+                array[written : written + values.shape[0]] = values
+                written += values.shape[0]
         finally:
             self.module.train(was_training)
-        return torch.cat(out).numpy()
+        return array if out is not None else np.concatenate(results)
+
+    def _n_cells(self, adata, indices) -> int:
+        if indices is not None:
+            return len(indices)
+        return (self.adata if adata is None else adata).n_obs
 
     def get_latent_representation(
         self,
-        adata: AnnData | None = None,
+        adata: AnnData | AnnDataCollection | None = None,
         indices: Sequence[int] | None = None,
         batch_size: int | None = None,
-    ) -> np.ndarray:
+        out: str | None = None,
+    ):
         """Deterministic embedding of the cells (no masking or augmentation, eval mode).
 
         Parameters
         ----------
         adata
-            AnnData set up like the training data; ``None`` uses the training data.
+            AnnData set up like the training data, or an on-disk
+            :class:`~scssl.data.AnnDataCollection` with the model's genes (streamed,
+            never loaded whole); ``None`` uses the training data.
         indices
             Cells to embed; ``None`` embeds all.
         batch_size
             Minibatch size for inference.
+        out
+            Path of a zarr array to write the embedding to, minibatch by minibatch,
+            instead of returning it in memory.
 
         Returns
         -------
-        Array of shape ``(n_cells, n_latent)``.
+        Array of shape ``(n_cells, n_latent)``: numpy, or the zarr array at ``out``.
 
         Examples
         --------
         >>> adata.obsm["X_scssl"] = model.get_latent_representation()  # doctest: +SKIP
+        >>> z = model.get_latent_representation(collection, out="z.zarr")  # doctest: +SKIP
         """
         self._check_if_trained(warn=True)
 
@@ -225,7 +277,16 @@ class CountsModelMixin:
             inputs = self.module._get_inference_input(tensors)
             return self.module.inference(**inputs, apply_mask=False)["z"]
 
-        return self._map_cells(embed, adata, indices, batch_size)
+        return self._map_cells(embed, adata, indices, batch_size, out=out)
+
+
+def _zarr_output(path: str, n_cells: int, first: np.ndarray):
+    """A new zarr array at ``path`` for ``n_cells`` rows shaped like ``first``'s rows."""
+    import zarr
+
+    shape = (n_cells, *first.shape[1:])
+    chunks = (min(n_cells, 65536), *first.shape[1:])
+    return zarr.open_array(str(path), mode="w", shape=shape, chunks=chunks, dtype=first.dtype)
 
 
 def training_plan_arguments() -> set[str]:

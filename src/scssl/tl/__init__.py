@@ -4,6 +4,7 @@ from ._contrastive import contrastive, knn_pairs, mnn_pairs
 from ._drug_response import drug_response_attributions
 from ._masked_ae import masked_ae
 from ._pca import pca_embedding
+from ._pretrain import map_query, pretrain, read_reference
 from ._programmes import programme_reconstruction, tf_prediction
 from ._transfer import transfer_labels
 
@@ -17,4 +18,7 @@ __all__ = [
     "masked_ae",
     "pca_embedding",
     "transfer_labels",
+    "map_query",
+    "pretrain",
+    "read_reference",
 ]

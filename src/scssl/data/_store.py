@@ -1,0 +1,319 @@
+"""On-disk collections: several AnnData files read as one, never loaded whole.
+
+:class:`AnnDataCollection` opens ``.h5ad`` files (HDF5) or ``.zarr`` stores backed:
+only ``obs`` and ``var`` are read into memory; count rows are read from disk as CSR
+blocks when a minibatch needs them. Every file is aligned to one gene list (the
+user's, or the first file's): genes a file lacks are zeros in its cells and are
+reported; genes outside the list are dropped. The batch covariate comes from each
+file's ``obs``.
+
+:class:`CollectionDataModule` (a Lightning datamodule, for scvi-tools'
+``model.train(datamodule=...)``) draws minibatches with the block-shuffled sampler of
+:mod:`scssl.data._samplers`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import anndata
+import h5py
+import numpy as np
+import pandas as pd
+import torch
+from anndata import AnnData
+from scipy import sparse
+from scvi import REGISTRY_KEYS
+
+from ._samplers import Block
+
+logger = logging.getLogger("scssl")
+
+
+@dataclass(frozen=True)
+class GeneAlignment:
+    """How one file's genes map onto the collection's gene list.
+
+    Attributes
+    ----------
+    path
+        The file.
+    n_file_genes
+        Genes in the file.
+    n_shared
+        Genes of the collection's list that the file has.
+    missing
+        Genes of the list the file lacks (their counts are zero in its cells).
+    n_dropped
+        Genes of the file that are not in the list (not read into minibatches).
+    """
+
+    path: str
+    n_file_genes: int
+    n_shared: int
+    missing: tuple[str, ...]
+    n_dropped: int
+
+
+def read_gene_list(path: str | Path) -> list[str]:
+    r"""Gene names from a text file, one per line (blank lines and ``#`` comments skipped).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "genes.txt"
+    >>> _ = p.write_text("CD3E\\n# comment\\nMS4A1\\n")
+    >>> read_gene_list(p)
+    ['CD3E', 'MS4A1']
+    """
+    lines = Path(path).read_text().splitlines()
+    genes = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    if not genes:
+        raise ValueError(f"{path} lists no genes (one gene name per line expected)")
+    return genes
+
+
+def _open_store(path: Path):
+    if path.suffix == ".zarr" or path.is_dir():
+        import zarr
+
+        return zarr.open_group(str(path), mode="r")
+    return h5py.File(path, "r")
+
+
+class AnnDataCollection:
+    """Several ``.h5ad`` / ``.zarr`` files of raw counts read as one collection, backed.
+
+    Parameters
+    ----------
+    paths
+        The files, in order; their cells are concatenated.
+    genes
+        The gene list every file is aligned to; ``None`` takes the first file's genes.
+    layer
+        Layer holding the counts in every file; ``None`` reads ``X``. It must be CSR.
+    batch_key
+        Column of every file's ``obs`` with the batch; ``None``: no batch covariate.
+    min_gene_overlap
+        Refuse a file that has fewer than this share of the gene list.
+
+    Examples
+    --------
+    >>> import scssl
+    >>> path = scssl.data.data_dir() / "scrna/baron_human_pancreas.h5ad"
+    >>> collection = scssl.data.AnnDataCollection([path], batch_key="donor")
+    >>> collection.n_obs, collection.n_vars, collection.batch_categories[:2]
+    (2142, 20125, ['human1', 'human2'])
+    """
+
+    def __init__(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        genes: Sequence[str] | None = None,
+        layer: str | None = None,
+        batch_key: str | None = None,
+        min_gene_overlap: float = 0.5,
+    ):
+        if isinstance(paths, str | Path):
+            paths = [paths]
+        self.paths = [Path(p) for p in paths]
+        if not self.paths:
+            raise ValueError("no files given")
+        for path in self.paths:
+            if not path.exists():
+                raise FileNotFoundError(f"{path} does not exist")
+        self.layer = layer
+        self.batch_key = batch_key
+        self._handles: dict[int, list] = {}
+        obs_frames, var_names = [], []
+        for path in self.paths:
+            store = _open_store(path)
+            obs_frames.append(anndata.io.read_elem(store["obs"]))
+            var_names.append(pd.Index(anndata.io.read_elem(store["var"]).index.astype(str)))
+            self._check_matrix(path, store)
+        self.var_names = pd.Index(genes if genes is not None else var_names[0]).astype(str)
+        if self.var_names.has_duplicates:
+            duplicated = self.var_names[self.var_names.duplicated()].unique()[:5].tolist()
+            raise ValueError(f"the gene list has duplicated names, e.g. {duplicated}")
+        self.alignments = [
+            self._align(path, names, min_gene_overlap)
+            for path, names in zip(self.paths, var_names, strict=True)
+        ]
+        self._gene_positions = [self.var_names.get_indexer(names) for names in var_names]
+        self.file_n_obs = np.array([len(frame) for frame in obs_frames])
+        self.offsets = np.concatenate([[0], np.cumsum(self.file_n_obs)])
+        self.obs = pd.concat(
+            [
+                frame.assign(scssl_file=str(p))
+                for frame, p in zip(obs_frames, self.paths, strict=True)
+            ]
+        )
+        self.batch_categories, self._batch_codes = self._batch_codes_from_obs(obs_frames)
+
+    # -- construction helpers ------------------------------------------------------------
+    def _matrix_key(self) -> str:
+        return "X" if self.layer is None else f"layers/{self.layer}"
+
+    def _check_matrix(self, path: Path, store) -> None:
+        key = self._matrix_key()
+        if key not in store:
+            raise KeyError(f"{path} has no {key!r}; set layer= to the counts layer")
+        element = store[key]
+        encoding = element.attrs.get("encoding-type", "")
+        if encoding != "csr_matrix":
+            raise ValueError(
+                f"{path}:{key} is stored as {encoding or 'a dense array'}; the collection "
+                "reads CSR matrices (write the file with a scipy.sparse.csr_matrix)"
+            )
+
+    def _align(self, path: Path, names: pd.Index, min_overlap: float) -> GeneAlignment:
+        shared = self.var_names.isin(names)
+        alignment = GeneAlignment(
+            path=str(path),
+            n_file_genes=len(names),
+            n_shared=int(shared.sum()),
+            missing=tuple(self.var_names[~shared]),
+            n_dropped=int((~names.isin(self.var_names)).sum()),
+        )
+        if alignment.n_shared < min_overlap * len(self.var_names):
+            raise ValueError(
+                f"{path} has {alignment.n_shared} of the {len(self.var_names)} genes "
+                f"(below min_gene_overlap={min_overlap}); check that it uses the same gene "
+                "identifiers (symbols vs Ensembl ids)"
+            )
+        if alignment.missing:
+            logger.warning(
+                "%s lacks %d of %d genes (zeros in its cells), e.g. %s",
+                path.name,
+                len(alignment.missing),
+                len(self.var_names),
+                list(alignment.missing[:5]),
+            )
+        return alignment
+
+    def _batch_codes_from_obs(self, obs_frames: list[pd.DataFrame]):
+        if self.batch_key is None:
+            return ["0"], np.zeros(self.n_obs, dtype=np.int64)
+        values = []
+        for path, frame in zip(self.paths, obs_frames, strict=True):
+            if self.batch_key not in frame:
+                raise KeyError(f"batch_key={self.batch_key!r} is not a column of {path}'s obs")
+            column = frame[self.batch_key]
+            if column.isna().any():
+                raise ValueError(f"{path}: obs[{self.batch_key!r}] has missing values")
+            values.append(column.astype(str).to_numpy())
+        values = np.concatenate(values)
+        categories = sorted(set(values))
+        return categories, pd.Categorical(values, categories=categories).codes.astype(np.int64)
+
+    # -- size ----------------------------------------------------------------------------
+    @property
+    def n_obs(self) -> int:
+        """Cells in all files."""
+        return int(self.offsets[-1])
+
+    @property
+    def n_vars(self) -> int:
+        """Genes of the collection's list."""
+        return len(self.var_names)
+
+    def __repr__(self) -> str:
+        return (
+            f"AnnDataCollection of {len(self.paths)} files: {self.n_obs} cells x "
+            f"{self.n_vars} genes, batch_key={self.batch_key!r}"
+        )
+
+    # -- reading -------------------------------------------------------------------------
+    def _matrix(self, file: int):
+        """The backed CSR matrix of ``file``, opened once per process (safe after fork)."""
+        handles = self._handles.get(os.getpid())
+        if handles is None:
+            handles = [None] * len(self.paths)
+            self._handles = {os.getpid(): handles}
+        if handles[file] is None:
+            store = _open_store(self.paths[file])
+            handles[file] = anndata.io.sparse_dataset(store[self._matrix_key()])
+        return handles[file]
+
+    def read_block(self, block: Block) -> sparse.csr_matrix:
+        """Rows ``block.start:block.stop`` of ``block.file``, aligned to the gene list."""
+        rows = self._matrix(block.file)[block.start : block.stop]
+        rows = sparse.csr_matrix(rows)
+        positions = self._gene_positions[block.file][rows.indices]
+        keep = positions >= 0
+        row_of_entry = np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr))
+        indptr = np.concatenate(
+            [[0], np.cumsum(np.bincount(row_of_entry[keep], minlength=rows.shape[0]))]
+        )
+        return sparse.csr_matrix(
+            (rows.data[keep].astype(np.float32), positions[keep], indptr),
+            shape=(rows.shape[0], self.n_vars),
+        )
+
+    def global_rows(self, block: Block) -> np.ndarray:
+        """Positions in the whole collection of a block's rows."""
+        return self.offsets[block.file] + np.arange(block.start, block.stop)
+
+    def minibatch(self, matrix: sparse.csr_matrix, rows: np.ndarray) -> dict[str, torch.Tensor]:
+        """The tensors an scssl module reads, for CSR ``matrix`` holding collection ``rows``.
+
+        ``REGISTRY_KEYS.INDICES_KEY`` holds the cells' positions in the collection.
+        """
+        matrix = sparse.csr_matrix(matrix)
+        x = torch.sparse_csr_tensor(
+            torch.from_numpy(matrix.indptr.astype(np.int64)),
+            torch.from_numpy(matrix.indices.astype(np.int64)),
+            torch.from_numpy(matrix.data.astype(np.float32)),
+            size=matrix.shape,
+        )
+        batch = torch.from_numpy(self._batch_codes[rows]).unsqueeze(1)
+        return {
+            REGISTRY_KEYS.X_KEY: x,
+            REGISTRY_KEYS.BATCH_KEY: batch,
+            REGISTRY_KEYS.LABELS_KEY: torch.zeros_like(batch),
+            REGISTRY_KEYS.INDICES_KEY: torch.from_numpy(np.asarray(rows, dtype=np.int64))[:, None],
+        }
+
+    def iter_in_order(self, batch_size: int = 1024) -> Iterator[dict[str, torch.Tensor]]:
+        """Every cell once, file by file, in minibatches (for embeddings)."""
+        for file, n_rows in enumerate(self.file_n_obs):
+            for start in range(0, int(n_rows), batch_size):
+                block = Block(file, start, min(start + batch_size, int(n_rows)))
+                yield self.minibatch(self.read_block(block), self.global_rows(block))
+
+    def schema_anndata(self, n_cells_per_batch: int = 1) -> AnnData:
+        """A small in-memory AnnData with the collection's genes and batch categories.
+
+        A model is set up and built on it (its ``var_names`` and registry are the
+        collection's), then trained with ``train(datamodule=...)``. It holds the first
+        cells of every batch (real counts), so ``setup_anndata``'s checks run on them.
+        """
+        rows = []
+        for code in range(len(self.batch_categories)):
+            rows += list(np.flatnonzero(self._batch_codes == code)[:n_cells_per_batch])
+        rows = np.sort(np.asarray(rows))
+        blocks = [self._block_of(row) for row in rows]
+        matrix = sparse.vstack([self.read_block(b) for b in blocks], format="csr")
+        obs = self.obs.iloc[rows].copy()
+        obs.index = obs.index.astype(str)
+        if self.batch_key is not None:
+            obs[self.batch_key] = pd.Categorical(
+                obs[self.batch_key].astype(str), categories=self.batch_categories
+            )
+        obs = obs.drop(columns="scssl_file")
+        return AnnData(matrix, obs=obs, var=pd.DataFrame(index=self.var_names))
+
+    def _block_of(self, row: int) -> Block:
+        file = int(np.searchsorted(self.offsets, row, side="right") - 1)
+        start = int(row - self.offsets[file])
+        return Block(file, start, start + 1)
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_handles"] = {}  # file handles do not cross processes
+        return state

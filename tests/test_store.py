@@ -1,0 +1,251 @@
+"""On-disk collections, the block-shuffled sampler, training from a datamodule, pretrain/map."""
+
+from __future__ import annotations
+
+import json
+
+import anndata
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import zarr
+from anndata import AnnData
+from lightning.pytorch.callbacks import Callback
+from scipy import sparse
+from scvi import REGISTRY_KEYS
+
+import scssl
+from scssl import cli
+from scssl.data import (
+    AnnDataCollection,
+    BlockShuffleSampler,
+    CollectionDataModule,
+    make_blocks,
+)
+
+
+def _counts_adata(n_cells: int, genes: list[str], batch: str, seed: int) -> AnnData:
+    rng = np.random.default_rng(seed)
+    rates = rng.gamma(1.0, 1.0, size=(1, len(genes))) * rng.uniform(0.5, 2.0, size=(n_cells, 1))
+    counts = rng.poisson(rates).astype(np.float32)
+    counts[:, 0] += 1
+    adata = AnnData(sparse.csr_matrix(counts), var=pd.DataFrame(index=genes))
+    adata.obs_names = [f"{batch}_{i}" for i in range(n_cells)]
+    adata.obs["donor"] = batch
+    adata.obs["cell_type"] = np.where(np.arange(n_cells) % 2, "x", "y")
+    return adata
+
+
+@pytest.fixture
+def two_files(tmp_path):
+    """Two h5ad files; the second has its genes reversed and lacks two of them."""
+    genes = [f"g{i}" for i in range(30)]
+    first = _counts_adata(70, genes, "d1", 0)
+    second = _counts_adata(50, genes[::-1][2:], "d2", 1)  # no g29, g28
+    paths = [tmp_path / "a.h5ad", tmp_path / "b.h5ad"]
+    first.write_h5ad(paths[0])
+    second.write_h5ad(paths[1])
+    return paths, genes, first, second
+
+
+# -- collection ---------------------------------------------------------------------------
+def test_collection_aligns_genes_and_reads_the_same_counts(two_files):
+    paths, genes, first, second = two_files
+    collection = AnnDataCollection(paths, batch_key="donor")
+    assert collection.n_obs == 120 and collection.var_names.tolist() == genes
+    assert collection.batch_categories == ["d1", "d2"]
+    assert collection.alignments[1].missing == ("g28", "g29")
+    block = scssl.data.Block(1, 10, 20)
+    read = collection.read_block(block).toarray()
+    expected = second[10:20].to_df().reindex(columns=genes, fill_value=0.0).to_numpy()
+    np.testing.assert_array_equal(read, expected)
+    np.testing.assert_array_equal(
+        collection.read_block(scssl.data.Block(0, 0, 5)).toarray(), first.X[:5].toarray()
+    )
+    schema = collection.schema_anndata()
+    assert schema.var_names.tolist() == genes
+    assert schema.obs["donor"].cat.categories.tolist() == ["d1", "d2"]
+
+
+def test_collection_refuses_bad_input_before_reading(two_files, tmp_path):
+    paths, genes, first, _ = two_files
+    with pytest.raises(KeyError, match="batch_key='study'"):
+        AnnDataCollection(paths, batch_key="study")
+    with pytest.raises(ValueError, match="duplicated"):
+        AnnDataCollection(paths, genes=genes + ["g0"])
+    with pytest.raises(ValueError, match="min_gene_overlap"):
+        AnnDataCollection(paths, genes=genes + [f"other{i}" for i in range(40)])
+    dense = first.copy()
+    dense.X = dense.X.toarray()
+    dense.write_h5ad(tmp_path / "dense.h5ad")
+    with pytest.raises(ValueError, match="CSR"):
+        AnnDataCollection([tmp_path / "dense.h5ad"])
+    with pytest.raises(FileNotFoundError):
+        AnnDataCollection([tmp_path / "missing.h5ad"])
+    genes_file = tmp_path / "genes.txt"
+    genes_file.write_text("\n".join(genes[:20]) + "\n")
+    assert AnnDataCollection(paths, genes=scssl.data.read_gene_list(genes_file)).n_vars == 20
+
+
+# -- sampler --------------------------------------------------------------------------------
+def _rows(blocks) -> list[int]:
+    return [r for b in blocks for r in range(b.start + 1000 * b.file, b.stop + 1000 * b.file)]
+
+
+@pytest.mark.parametrize("world_size", [1, 2, 3])
+def test_block_sampler_shards_are_disjoint_cover_the_data_and_have_equal_lengths(world_size):
+    blocks = make_blocks([203, 97], block_size=8)
+    sampler = BlockShuffleSampler(blocks, batch_size=16, fetch_factor=3, seed=4)
+    for epoch in (0, 1):
+        shards = [
+            _rows(b for fetch in sampler.fetches(epoch, rank, world_size) for b in fetch)
+            for rank in range(world_size)
+        ]
+        everything = sorted(r for shard in shards for r in shard)
+        assert everything == sorted(_rows(blocks))  # disjoint and covering
+        counts = {sampler.n_minibatches(epoch, rank, world_size) for rank in range(world_size)}
+        assert len(counts) == 1  # DDP needs the same number of steps on every process
+        assert counts.pop() * 16 * world_size <= 300
+    first, second = (sampler.fetches(e) for e in (0, 1))
+    assert first != second  # a new block order every epoch
+    assert all(b.stop - b.start <= 8 for b in blocks)
+
+
+def test_datamodule_epoch_visits_each_cell_once_in_shuffled_blocks(two_files):
+    paths, *_ = two_files
+    collection = AnnDataCollection(paths, batch_key="donor")
+    datamodule = CollectionDataModule(collection, batch_size=16, block_size=10, fetch_factor=2)
+    datamodule.setup()
+    loader = datamodule.train_dataloader()
+    epochs = []
+    for _ in range(2):
+        seen = []
+        for batch in loader:
+            assert batch[REGISTRY_KEYS.X_KEY].layout == torch.sparse_csr
+            assert batch[REGISTRY_KEYS.X_KEY].shape == (16, 30)
+            seen += batch[REGISTRY_KEYS.INDICES_KEY].ravel().tolist()
+        assert len(seen) == len(set(seen)) == (120 // 16) * 16
+        epochs.append(seen)
+    assert epochs[0] != epochs[1]
+    assert epochs[0] != sorted(epochs[0])  # shuffled, not in file order
+
+
+# -- training from disk, embedding, save/load, reference mapping ------------------------------
+def test_masked_ae_trains_from_a_datamodule_and_serves_as_reference(two_files, tmp_path):
+    paths, genes, first, second = two_files
+    collection = AnnDataCollection(paths, batch_key="donor")
+    schema = collection.schema_anndata()
+    scssl.model.MaskedAE.setup_anndata(schema, batch_key="donor")
+    model = scssl.model.MaskedAE(schema, n_latent=4, n_hidden=16, encode_covariates=True)
+    datamodule = CollectionDataModule(collection, batch_size=16, validation_fraction=0.2)
+    model.train(datamodule=datamodule, max_epochs=2, check_val_every_n_epoch=1)
+    assert np.isfinite(model.history["validation_loss"].to_numpy(dtype=float)).all()
+
+    # streamed embedding == in-memory embedding of the same cells
+    streamed = model.get_latent_representation(collection, batch_size=32)
+    in_memory = AnnData(
+        sparse.vstack(
+            [
+                collection.read_block(scssl.data.Block(i, 0, n))
+                for i, n in enumerate(collection.file_n_obs)
+            ],
+            format="csr",
+        ),
+        obs=collection.obs[["donor"]]
+        .reset_index(drop=True)
+        .set_axis([str(i) for i in range(collection.n_obs)]),
+        var=pd.DataFrame(index=genes),
+    )
+    scssl.model.MaskedAE.setup_anndata(in_memory, batch_key="donor")
+    np.testing.assert_allclose(streamed, model.get_latent_representation(in_memory), atol=1e-5)
+    on_disk = model.get_latent_representation(collection, out=str(tmp_path / "z.zarr"))
+    np.testing.assert_allclose(np.asarray(zarr.open_array(str(tmp_path / "z.zarr"))), streamed)
+    assert on_disk.shape == (120, 4)
+
+    # save / load, then scArches mapping of a new study (scvi-tools issue #3684)
+    model.save(str(tmp_path / "ref"))
+    loaded = scssl.model.MaskedAE.load(str(tmp_path / "ref"), adata=schema)
+    np.testing.assert_allclose(loaded.get_latent_representation(collection), streamed, atol=1e-6)
+    query = _counts_adata(40, genes, "d3", 7)
+    scssl.model.MaskedAE.prepare_query_anndata(query, str(tmp_path / "ref"))
+    query_model = scssl.model.MaskedAE.load_query_data(query, str(tmp_path / "ref"))
+    query_model.train(max_epochs=2)
+    assert query_model.get_latent_representation().shape == (40, 4)
+
+
+def test_pretrain_and_map_from_the_command_line(two_files, tmp_path, capsys):
+    paths, genes, *_ = two_files
+    reference = tmp_path / "ref"
+    argv = ["pretrain", "--input", *map(str, paths), "--batch-key", "donor"]
+    argv += ["--output", str(reference), "--max-epochs", "2", "--checkpoint-every", "3"]
+    assert cli.main(argv) == 2  # 120 cells cannot fill a minibatch of the default 128
+    argv += ["--batch-size", "16", "--overwrite"]
+    assert cli.main(argv) == 0
+    manifest = json.loads(capsys.readouterr().out)
+    assert manifest["n_cells"] == 120 and manifest["train_cells_per_second"] > 0
+    assert sorted(p.name for p in (reference / "checkpoints").iterdir())[0].endswith(".ckpt")
+    assert zarr.open_array(str(reference / "reference_embedding.zarr")).shape[0] == 120
+    query = _counts_adata(30, genes, "d3", 9)
+    query.write_h5ad(tmp_path / "query.h5ad")
+    out = tmp_path / "mapped.h5ad"
+    argv = ["map", "--reference", str(reference), "--query", str(tmp_path / "query.h5ad")]
+    assert cli.main(argv + ["--labels-key", "cell_type", "--output", str(out)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["n_cells"] == 30 and 0.0 <= summary["mean_uncertainty"] <= 1.0
+    mapped = anndata.read_h5ad(out)
+    assert mapped.obsm["X_scssl"].shape[0] == 30
+    assert set(mapped.obs["cell_type_transferred"].astype(str)) <= {"x", "y"}
+    # the query file is never overwritten; a wrong labels key fails before training
+    same = ["map", "--reference", str(reference), "--query", str(out), "--output", str(out)]
+    assert cli.main(same) == 2
+    wrong = argv + ["--labels-key", "nope", "--output", str(tmp_path / "x.h5ad")]
+    assert cli.main(wrong) == 2
+
+
+class RecordRows(Callback):
+    """Write the collection rows each process trains on, per epoch (picklable for ddp_spawn)."""
+
+    def __init__(self, folder):
+        self.folder = str(folder)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        rows = batch[REGISTRY_KEYS.INDICES_KEY].ravel().cpu().numpy()
+        name = f"{self.folder}/rank{trainer.global_rank}_epoch{trainer.current_epoch}"
+        with open(f"{name}.txt", "a") as handle:
+            handle.write(" ".join(map(str, rows)) + "\n")
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed missing")
+def test_ddp_two_processes_read_disjoint_shards_and_match_one_process(two_files, tmp_path):
+    paths, *_ = two_files
+    losses = {}
+    for devices in (1, 2):
+        collection = AnnDataCollection(paths, batch_key="donor")
+        schema = collection.schema_anndata()
+        scssl.model.MaskedAE.setup_anndata(schema, batch_key="donor")
+        model = scssl.model.MaskedAE(schema, n_latent=4, n_hidden=16)
+        folder = tmp_path / f"rows{devices}"
+        folder.mkdir()
+        model.train(
+            datamodule=CollectionDataModule(collection, batch_size=8, block_size=5),
+            max_epochs=3,
+            accelerator="cpu",
+            devices=devices,
+            strategy="ddp_spawn" if devices == 2 else "auto",
+            callbacks=[RecordRows(folder)],
+            enable_progress_bar=False,
+        )
+        losses[devices] = float(model.history["train_loss"].to_numpy(dtype=float).ravel()[-1])
+        if devices == 2:
+            for epoch in range(3):
+                shards = [
+                    (folder / f"rank{r}_epoch{epoch}.txt").read_text().split() for r in (0, 1)
+                ]
+                assert not set(shards[0]) & set(shards[1])  # disjoint
+                assert len(shards[0]) == len(shards[1])  # same number of steps
+                # covering: at most one block (5) and one partial minibatch (8) per process left out
+                assert len(set(shards[0]) | set(shards[1])) >= 120 - 2 * (5 + 8)
+    assert np.isfinite(model.get_latent_representation(collection)).all()
+    # same data, same epochs: the final training loss agrees within 25%
+    assert abs(losses[2] - losses[1]) / losses[1] < 0.25
