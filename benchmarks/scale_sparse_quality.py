@@ -4,17 +4,20 @@ Issue "Atlas scale", item 5: "kNN macro-F1 on Baron within one seed sd of the de
 path". Baron pancreas with all 20,125 genes (no gene selection), 2,142 cells; package
 defaults (100 epochs for this size, minibatch 128), seeds 0-2, one torch thread.
 - MaskedAE dense path: the counts as a dense matrix (the decoder evaluates every gene).
-- MaskedAE sparse path: the same counts as CSR (sparse first layer, the decoder on a
-  fresh ``decoder_gene_fraction=0.25`` of the genes each step).
-- SimCLR with noise on every gene vs ``noise_nonzero_only=True`` (the setting that keeps
-  its minibatches sparse), seed 0 only (an indication, not a decision).
+- MaskedAE sparse path: the same counts as CSR (sparse first layer), with the default
+  ``decoder_gene_fraction`` (1.0 since the first run: every gene, the exact objective)
+  and with ``decoder_gene_fraction=0.25`` (the decoder on a fresh quarter of the genes
+  each step, weighted to the same loss in expectation).
+- (first run only) SimCLR with noise on every gene vs ``noise_nonzero_only=True``, seed 0.
 - PCA (50 PCs of log-normalised counts) as the reference point.
 Score: leave-one-donor-out kNN (k=15) macro-F1, mean over the four held-out donors.
 
 Decision rule, fixed before the first run: the default ``decoder_gene_fraction=0.25``
 stays if the sparse path's mean over the three seeds is at least the dense path's mean
 minus the dense path's seed sd; otherwise the default becomes 1.0 (every gene, the
-exact dense objective).
+exact dense objective). First run (commit "scale_sparse_quality: first run"): sparse
+0.720 vs dense 0.793 - 0.007, not met, so the default became 1.0; this rerun checks
+the new default against the same rule.
 
     cd benchmarks && ../.venv/bin/python scale_sparse_quality.py
 """
@@ -34,7 +37,7 @@ import scssl
 
 SEEDS = [0, 1, 2]
 LABELS, BATCH = "cell_type1", "donor"
-RUNS_CSV = RESULTS / "scale_sparse_quality_runs.csv"
+RUNS_CSV = RESULTS / "scale_sparse_quality_runs_rerun.csv"
 
 
 def lobo_f1(embedding: np.ndarray, adata: AnnData) -> float:
@@ -106,9 +109,9 @@ def main() -> None:
         f"Sparse path mean {sparse_mean:.4f} vs dense mean {dense.mean():.4f} - sd "
         f"{dense.std():.4f} = {threshold:.4f}: "
         + (
-            "rule met, decoder_gene_fraction=0.25 stays the default."
+            "rule met by the default sparse path."
             if sparse_mean >= threshold
-            else "rule NOT met: the default must become decoder_gene_fraction=1.0."
+            else "rule NOT met by the default sparse path."
         )
     )
     write_markdown(

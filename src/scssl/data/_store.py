@@ -146,6 +146,10 @@ class AnnDataCollection:
         ]
         self._gene_positions = [self.var_names.get_indexer(names) for names in var_names]
         self.file_n_obs = np.array([len(frame) for frame in obs_frames])
+        for path, n_obs in zip(self.paths, self.file_n_obs, strict=True):
+            n_rows = self._matrix(self.paths.index(path)).shape[0]
+            if n_rows != n_obs:
+                raise ValueError(f"{path}: obs has {n_obs} rows but the counts have {n_rows}")
         self.offsets = np.concatenate([[0], np.cumsum(self.file_n_obs)])
         self.obs = pd.concat(
             [
