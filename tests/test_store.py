@@ -249,3 +249,15 @@ def test_ddp_two_processes_read_disjoint_shards_and_match_one_process(two_files,
     assert np.isfinite(model.get_latent_representation(collection)).all()
     # same data, same epochs: the final training loss agrees within 25%
     assert abs(losses[2] - losses[1]) / losses[1] < 0.25
+
+
+def test_pretrain_selects_highly_variable_genes_from_a_sample(two_files, tmp_path):
+    paths, genes, *_ = two_files
+    model = scssl.tl.pretrain(
+        paths, tmp_path / "ref", n_top_genes=12, batch_key="donor", max_epochs=1, batch_size=16
+    )
+    manifest = scssl.tl.read_reference(tmp_path / "ref")
+    assert manifest["n_genes"] == 12 and "highly variable" in manifest["gene_selection"]
+    assert model.adata.n_vars == 12 and set(model.adata.var_names) <= set(genes)
+    with pytest.raises(FileExistsError):
+        scssl.tl.pretrain(paths, tmp_path / "ref", max_epochs=1, batch_size=16)

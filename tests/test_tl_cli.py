@@ -66,3 +66,25 @@ def test_console_script_is_installed():
     script = Path(sys.executable).parent / "scssl"  # from [project.scripts]
     result = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and "demo" in result.stdout and "fit" in result.stdout
+
+
+def test_tl_and_fit_select_highly_variable_genes_by_default_and_say_so(
+    tmp_path, baron_small, capsys
+):
+    adata = baron_small.copy()
+    chosen = scssl.data.highly_variable_genes(adata, batch_key="donor", n_top_genes=150)
+    assert len(chosen) == 150 and set(chosen) <= set(adata.var_names)
+    scssl.tl.masked_ae(adata, batch_key="donor", n_top_genes=150, max_epochs=1)
+    assert list(adata.uns["scssl_mae"]["genes"]) == list(chosen)
+    assert adata.uns["scssl_mae"]["params"]["n_genes_used"] == 150
+    assert adata.obsm["X_scssl_mae"].shape[0] == adata.n_obs and adata.n_vars == 600
+    # the command line selects 2000 by default; with fewer genes than that, all are used
+    path = tmp_path / "baron.h5ad"
+    adata.write_h5ad(path)
+    capsys.readouterr()  # drop what the library call above printed
+    args = ["fit", "--input", str(path), "--batch-key", "donor", "--max-epochs", "1"]
+    assert main([*args, "--n-top-genes", "100", "--output", str(tmp_path / "a.h5ad")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["n_genes_used"] == 100 and "highly variable" in report["gene_selection"]
+    assert main([*args, "--output", str(tmp_path / "b.h5ad")]) == 0
+    assert json.loads(capsys.readouterr().out)["gene_selection"] == "all genes"

@@ -23,6 +23,7 @@ def _train_and_report(
     max_epochs: int | None,
     seed: int,
     h5ad_name: str,
+    n_top_genes: int | None = None,
 ) -> dict:
     import numpy as np
     import scvi
@@ -36,17 +37,29 @@ def _train_and_report(
 
     logger.info("training MaskedAE on %d cells x %d genes", adata.n_obs, adata.n_vars)
     start = time.perf_counter()
-    scssl.tl.masked_ae(adata, layer=layer, batch_key=batch_key, max_epochs=max_epochs)
+    scssl.tl.masked_ae(
+        adata, layer=layer, batch_key=batch_key, max_epochs=max_epochs, n_top_genes=n_top_genes
+    )
     seconds = time.perf_counter() - start
+    genes = list(adata.uns["scssl_mae"]["genes"])
     report: dict = {
         "n_cells": int(adata.n_obs),
         "n_genes": int(adata.n_vars),
+        "n_genes_used": len(genes),
+        "gene_selection": (
+            f"{len(genes)} highly variable genes (seurat_v3 on counts"
+            + (f", batch-aware by {batch_key})" if batch_key else ")")
+            if len(genes) < adata.n_vars
+            else "all genes"
+        ),
         "train_seconds": round(seconds, 1),
         "seed": seed,
     }
     if labels_key is not None:
-        logger.info("scoring kNN label transfer (5-fold) for MaskedAE and PCA")
-        adata.obsm["X_pca_baseline"] = scssl.tl.pca_embedding(adata, layer=layer, seed=seed)
+        logger.info("scoring kNN label transfer for MaskedAE and PCA (same genes)")
+        adata.obsm["X_pca_baseline"] = scssl.tl.pca_embedding(
+            adata[:, genes], layer=layer, seed=seed
+        )
         labels = adata.obs[labels_key].to_numpy()
         for name, key in [("MaskedAE", "X_scssl_mae"), ("PCA", "X_pca_baseline")]:
             if batch_key is not None and adata.obs[batch_key].nunique() > 1:
@@ -116,6 +129,7 @@ def fit(args: argparse.Namespace) -> dict:
         max_epochs=args.max_epochs,
         seed=args.seed,
         h5ad_name=output.name if output.suffix == ".h5ad" else "scssl.h5ad",
+        n_top_genes=args.n_top_genes or None,
     )
     return report
 
@@ -129,6 +143,7 @@ def pretrain(args: argparse.Namespace) -> dict:
         args.input,
         args.output,
         genes=args.genes,
+        n_top_genes=args.n_top_genes or None,
         model=args.model,
         layer=args.layer,
         batch_key=args.batch_key,
@@ -192,6 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_fit.add_argument("--batch-key", default=None)
     p_fit.add_argument("--labels-key", default=None, help="if given, score kNN vs PCA and plot")
     p_fit.add_argument("--max-epochs", type=int, default=None)
+    p_fit.add_argument(
+        "--n-top-genes",
+        type=int,
+        default=2000,
+        help="train on this many highly variable genes (seurat_v3, batch-aware); 0: all",
+    )
     p_fit.add_argument("--seed", type=int, default=0)
     p_fit.set_defaults(func=fit)
 
@@ -201,6 +222,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_pre.add_argument("--input", nargs="+", required=True, help=".h5ad / .zarr files (CSR)")
     p_pre.add_argument("--output", required=True, help="reference folder to write")
     p_pre.add_argument("--genes", default=None, help="text file, one gene per line")
+    p_pre.add_argument(
+        "--n-top-genes",
+        type=int,
+        default=2000,
+        help="without --genes: this many highly variable genes (seurat_v3); 0: all genes",
+    )
     p_pre.add_argument("--model", default="masked_ae", help="masked_ae, simclr, byol, ...")
     p_pre.add_argument("--layer", default=None)
     p_pre.add_argument("--batch-key", default=None)

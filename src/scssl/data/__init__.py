@@ -23,6 +23,7 @@ from ._gene_programmes import (
     read_tf_list,
     tf_candidates,
 )
+from ._genes import DEFAULT_N_TOP_GENES, highly_variable_genes
 from ._samplers import Block, BlockShuffleSampler, make_blocks
 from ._sparse_loading import SparseDataSplitter, is_csr_matrix, layer_is_csr
 from ._store import AnnDataCollection, GeneAlignment, read_gene_list
@@ -53,6 +54,8 @@ __all__ = [
     "pbmc68k_counts",
     "pbmc_3tech",
     "SparseDataSplitter",
+    "DEFAULT_N_TOP_GENES",
+    "highly_variable_genes",
     "AnnDataCollection",
     "Block",
     "BlockShuffleSampler",

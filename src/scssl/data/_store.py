@@ -312,6 +312,27 @@ class AnnDataCollection:
         obs = obs.drop(columns="scssl_file")
         return AnnData(matrix, obs=obs, var=pd.DataFrame(index=self.var_names))
 
+    def sample_anndata(self, n_cells: int = 20_000, block_size: int = 64, seed: int = 0) -> AnnData:
+        """An in-memory AnnData of about ``n_cells`` cells, read as random blocks of rows.
+
+        For statistics over the collection that need a sample only (gene selection).
+        """
+        from ._samplers import make_blocks
+
+        blocks = make_blocks(self.file_n_obs, block_size)
+        order = np.random.default_rng(seed).permutation(len(blocks))
+        chosen, total = [], 0
+        for index in order:
+            if total >= n_cells:
+                break
+            chosen.append(blocks[index])
+            total += blocks[index].size
+        matrix = sparse.vstack([self.read_block(b) for b in chosen], format="csr")
+        rows = np.concatenate([self.global_rows(b) for b in chosen])
+        obs = self.obs.iloc[rows].drop(columns="scssl_file").copy()
+        obs.index = obs.index.astype(str)
+        return AnnData(matrix, obs=obs, var=pd.DataFrame(index=self.var_names))
+
     def _block_of(self, row: int) -> Block:
         file = int(np.searchsorted(self.offsets, row, side="right") - 1)
         start = int(row - self.offsets[file])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from anndata import AnnData
 
+from scssl.data import DEFAULT_N_TOP_GENES
+
 from ._fit import fit_embedding
 from ._pca import pca_embedding
 
@@ -166,6 +168,7 @@ def contrastive(
     copy: bool = False,
     model_kwargs: dict | None = None,
     return_model: bool = False,
+    n_top_genes: int | None = DEFAULT_N_TOP_GENES,
     **train_kwargs,
 ):
     """Train a :class:`~scssl.model.Contrastive` model and store its embedding in ``adata.obsm``.
@@ -195,6 +198,10 @@ def contrastive(
         Arguments of :class:`~scssl.model.Contrastive` (``n_latent``, ``mask_fraction``, ...).
     return_model
         Also return the trained model (as the last element of a tuple).
+    n_top_genes
+        Train on this many highly variable genes (``seurat_v3`` on counts, batch-aware
+        with ``batch_key``), the setting of the benchmarks; ``None``: all genes. The
+        chosen genes go to ``.uns[...]["genes"]``.
     **train_kwargs
         Arguments of :meth:`~scssl.model.Contrastive.train` (``max_epochs``, ...).
 
@@ -229,4 +236,5 @@ def contrastive(
         model_kwargs={"method": method, **model_kwargs},
         train_kwargs=train_kwargs,
         return_model=return_model,
+        n_top_genes=n_top_genes,
     )

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 from anndata import AnnData
 
-from scssl.data import check_raw_counts, get_matrix
+from scssl.data import check_raw_counts, get_matrix, highly_variable_genes
 
 
 def registration_view(
@@ -52,13 +52,16 @@ def fit_embedding(
     return_model: bool,
     extra_params: Callable[[object], dict] | None = None,
     obsm_setup_keys: dict[str, str | None] | None = None,
+    n_top_genes: int | None = None,
 ):
     """Train ``model_cls`` on ``adata``'s counts; write ``.obsm[key_added]`` and ``.uns``.
 
     ``setup_keys`` are the ``.obs`` columns given to ``setup_anndata`` (``batch_key``,
     ...), ``obsm_setup_keys`` its ``.obsm`` keys (``knn_key``). Nothing else of
     ``adata`` is touched: the model is registered on a view (:func:`registration_view`).
-    The parameters go to
+    With ``n_top_genes`` the model trains on that many highly variable genes
+    (:func:`~scssl.data.highly_variable_genes`, batch-aware with ``batch_key``); their
+    names go to ``adata.uns[...]["genes"]``. The parameters go to
     ``adata.uns[key_added.removeprefix("X_")]["params"]``, with ``extra_params(model)``.
     """
     if copy:
@@ -67,6 +70,12 @@ def fit_embedding(
     work = registration_view(
         adata, layer, list(setup_keys.values()), list(obsm_setup_keys.values())
     )
+    genes = work.var_names
+    if n_top_genes is not None:
+        batch_key = setup_keys.get("batch_key")
+        genes = highly_variable_genes(work, batch_key=batch_key, n_top_genes=n_top_genes)
+        if len(genes) < work.n_vars:
+            work = work[:, genes].copy()
     model_cls.setup_anndata(work, **setup_keys, **obsm_setup_keys)
     model = model_cls(work, **model_kwargs)
     model.train(**train_kwargs)
@@ -81,7 +90,10 @@ def fit_embedding(
             **scalar_params(model.init_params_["kwargs"].get("module_kwargs", {})),
             **(extra_params(model) if extra_params is not None else {}),
             **scalar_params(train_kwargs),
+            "n_top_genes": n_top_genes,
+            "n_genes_used": len(genes),
         },
+        "genes": np.asarray(genes, dtype=str),
         "final_train_loss": float(history.iloc[-1, 0]) if history is not None else None,
     }
     result = adata if copy else None

@@ -48,6 +48,7 @@ def pretrain(
     output: str | Path,
     *,
     genes: Sequence[str] | str | Path | None = None,
+    n_top_genes: int | None = 2000,
     model: str = "masked_ae",
     layer: str | None = None,
     batch_key: str | None = None,
@@ -71,7 +72,12 @@ def pretrain(
     output
         The reference folder to write (see the module notes).
     genes
-        The gene list (or a text file with one gene per line); ``None``: the first file's.
+        The gene list (or a text file with one gene per line). ``None``: the first
+        file's genes, narrowed to ``n_top_genes``.
+    n_top_genes
+        Without ``genes``: train on this many highly variable genes (``seurat_v3`` on
+        the counts of up to 20,000 cells read as random blocks, batch-aware with
+        ``batch_key``), the benchmarks' setting; ``None``: every gene of the first file.
     model
         ``"masked_ae"`` or a contrastive method (``"simclr"``, ``"byol"``, ...).
     layer, batch_key
@@ -102,7 +108,12 @@ def pretrain(
     >>> files = [scssl.data.data_dir() / "scrna/baron_human_pancreas.h5ad"]
     >>> model = scssl.tl.pretrain(files, "ref", batch_key="donor", max_epochs=1)  # doctest: +SKIP
     """
-    from scssl.data import AnnDataCollection, CollectionDataModule, read_gene_list
+    from scssl.data import (
+        AnnDataCollection,
+        CollectionDataModule,
+        highly_variable_genes,
+        read_gene_list,
+    )
     from scssl.model._base import default_max_epochs
     from scssl.train import PeriodicCheckpoint, ThroughputProgress
 
@@ -112,7 +123,15 @@ def pretrain(
     model_cls, fixed_kwargs = _model_class(model)
     if isinstance(genes, str | Path):
         genes = read_gene_list(genes)
+    explicit_genes = genes is not None
     collection = AnnDataCollection(paths, genes=genes, layer=layer, batch_key=batch_key)
+    if genes is None and n_top_genes is not None and n_top_genes < collection.n_vars:
+        sample = collection.sample_anndata(seed=seed)
+        genes = list(highly_variable_genes(sample, batch_key=batch_key, n_top_genes=n_top_genes))
+        logger.info(
+            "training on %d highly variable genes (from %d cells)", len(genes), sample.n_obs
+        )
+        collection = AnnDataCollection(paths, genes=genes, layer=layer, batch_key=batch_key)
     schema = collection.schema_anndata()
     model_cls.setup_anndata(schema, batch_key=batch_key)
     trained = model_cls(schema, **fixed_kwargs, **(model_kwargs or {}))
@@ -148,6 +167,11 @@ def pretrain(
         "files": [str(p) for p in collection.paths],
         "n_cells": collection.n_obs,
         "n_genes": collection.n_vars,
+        "gene_selection": (
+            f"{n_top_genes} highly variable genes (seurat_v3 on a sample of cells)"
+            if genes is not None and n_top_genes is not None and not explicit_genes
+            else ("the given gene list" if explicit_genes else "all genes of the first file")
+        ),
         "layer": layer,
         "batch_key": batch_key,
         "batch_categories": collection.batch_categories,
