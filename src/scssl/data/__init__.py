@@ -25,6 +25,7 @@ from ._gene_programmes import (
 )
 from ._genes import DEFAULT_N_TOP_GENES, highly_variable_genes
 from ._samplers import Block, BlockShuffleSampler, make_blocks
+from ._soma import soma_schema_anndata
 from ._sparse_loading import SparseDataSplitter, is_csr_matrix, layer_is_csr
 from ._store import AnnDataCollection, GeneAlignment, read_gene_list
 from ._validation import check_raw_counts, get_matrix
@@ -54,6 +55,7 @@ __all__ = [
     "pbmc68k_counts",
     "pbmc_3tech",
     "SparseDataSplitter",
+    "soma_schema_anndata",
     "DEFAULT_N_TOP_GENES",
     "highly_variable_genes",
     "AnnDataCollection",

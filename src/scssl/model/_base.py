@@ -184,6 +184,9 @@ class CountsModelMixin:
         indices: Sequence[int] | None,
         batch_size: int | None,
     ) -> Iterator[dict[str, torch.Tensor]]:
+        if isinstance(adata, _Minibatches):
+            yield from adata.minibatches
+            return
         if isinstance(adata, AnnDataCollection):
             if indices is not None:
                 raise ValueError("indices= is not supported for a collection")
@@ -221,7 +224,10 @@ class CountsModelMixin:
         results, array, written = [], None, 0
         try:
             for tensors in self._iterate_minibatches(adata, indices, batch_size):
-                tensors = {key: value.to(device) for key, value in tensors.items()}
+                tensors = {
+                    key: value.to(device) if isinstance(value, torch.Tensor) else value
+                    for key, value in tensors.items()
+                }
                 values = fn(tensors).cpu().numpy()
                 if out is None:
                     results.append(values)
@@ -235,6 +241,8 @@ class CountsModelMixin:
         return array if out is not None else np.concatenate(results)
 
     def _n_cells(self, adata, indices) -> int:
+        if isinstance(adata, _Minibatches):
+            raise ValueError("out= needs the number of cells: pass adata, not a dataloader")
         if indices is not None:
             return len(indices)
         return (self.adata if adata is None else adata).n_obs
@@ -245,6 +253,7 @@ class CountsModelMixin:
         indices: Sequence[int] | None = None,
         batch_size: int | None = None,
         out: str | None = None,
+        dataloader=None,
     ):
         """Deterministic embedding of the cells (no masking or augmentation, eval mode).
 
@@ -261,6 +270,10 @@ class CountsModelMixin:
         out
             Path of a zarr array to write the embedding to, minibatch by minibatch,
             instead of returning it in memory.
+        dataloader
+            Instead of ``adata``: any iterable of minibatch dicts of the model's genes,
+            for example ``TileDBDataModule(query, shuffle=False, ...).inference_dataloader()``
+            for a TileDB-SOMA store; cells come out in its order.
 
         Returns
         -------
@@ -277,7 +290,15 @@ class CountsModelMixin:
             inputs = self.module._get_inference_input(tensors)
             return self.module.inference(**inputs, apply_mask=False)["z"]
 
-        return self._map_cells(embed, adata, indices, batch_size, out=out)
+        source = adata if dataloader is None else _Minibatches(dataloader)
+        return self._map_cells(embed, source, indices, batch_size, out=out)
+
+
+class _Minibatches:
+    """A user's iterable of minibatch dicts, passed where an AnnData would go."""
+
+    def __init__(self, minibatches):
+        self.minibatches = minibatches
 
 
 def _zarr_output(path: str, n_cells: int, first: np.ndarray):
