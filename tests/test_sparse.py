@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 import pytest
 import torch
@@ -163,22 +165,30 @@ def _adata(x: np.ndarray) -> AnnData:
     return adata
 
 
+@contextmanager
+def layouts_seen(module, method: str):
+    """Record the layout of the first argument of every ``module.<method>`` call."""
+    seen, original = [], getattr(module, method)
+
+    def spy(x, *args, **kwargs):
+        seen.append(x.layout)
+        return original(x, *args, **kwargs)
+
+    setattr(module, method, spy)
+    try:
+        yield seen
+    finally:
+        setattr(module, method, original)
+
+
 def test_masked_ae_trains_on_sparse_minibatches_and_embeds_like_dense(tmp_path):
     counts = _counts(n_cells=60, n_genes=40).numpy()
     adata = _adata(counts)
     scssl.model.MaskedAE.setup_anndata(adata, batch_key="batch")
     model = scssl.model.MaskedAE(adata, n_latent=4, n_hidden=16)
     assert model._sparse_minibatches()
-    seen = []
-    original = model.module.inference
-
-    def spy(x, *args, **kwargs):
-        seen.append(x.layout)
-        return original(x, *args, **kwargs)
-
-    model.module.inference = spy
-    model.train(max_epochs=2, batch_size=16, check_val_every_n_epoch=1)
-    model.module.inference = original
+    with layouts_seen(model.module, "inference") as seen:
+        model.train(max_epochs=2, batch_size=16, check_val_every_n_epoch=1)
     assert set(seen) == {torch.sparse_csr}
     assert np.isfinite(model.history["validation_loss"].to_numpy(dtype=float)).all()
     z_sparse = model.get_latent_representation()
@@ -269,15 +279,7 @@ def test_contrastive_with_nonzero_noise_never_densifies_a_minibatch():
     model = scssl.model.Contrastive(
         adata, method="simclr", n_latent=4, n_hidden=16, noise_nonzero_only=True
     )
-    calls = []
-    original = model.module.encode
-
-    def spy(x, *args, **kwargs):
-        calls.append(x.layout)
-        return original(x, *args, **kwargs)
-
-    model.module.encode = spy
-    model.train(max_epochs=2, batch_size=16)
-    model.module.encode = original
-    assert calls and set(calls) == {torch.sparse_csr}
+    with layouts_seen(model.module, "encode") as seen:
+        model.train(max_epochs=2, batch_size=16)
+    assert seen and set(seen) == {torch.sparse_csr}
     assert np.isfinite(model.history["train_loss"].to_numpy(dtype=float)).all()

@@ -187,6 +187,17 @@ def map_command(args: argparse.Namespace) -> dict:
     return summary
 
 
+def _add_gene_selection(parser: argparse.ArgumentParser, what: str) -> None:
+    """The gene-selection and seed options of the training commands."""
+    parser.add_argument(
+        "--n-top-genes",
+        type=int,
+        default=2000,
+        help=f"{what} (seurat_v3 on counts, batch-aware; default 2000); 0: all genes",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Argument parser of the ``scssl`` command."""
     parser = argparse.ArgumentParser(prog="scssl", description=__doc__)
@@ -207,13 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_fit.add_argument("--batch-key", default=None)
     p_fit.add_argument("--labels-key", default=None, help="if given, score kNN vs PCA and plot")
     p_fit.add_argument("--max-epochs", type=int, default=None)
-    p_fit.add_argument(
-        "--n-top-genes",
-        type=int,
-        default=2000,
-        help="train on this many highly variable genes (seurat_v3, batch-aware); 0: all",
-    )
-    p_fit.add_argument("--seed", type=int, default=0)
+    _add_gene_selection(p_fit, "train on this many highly variable genes")
     p_fit.set_defaults(func=fit)
 
     p_pre = sub.add_parser(
@@ -222,12 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_pre.add_argument("--input", nargs="+", required=True, help=".h5ad / .zarr files (CSR)")
     p_pre.add_argument("--output", required=True, help="reference folder to write")
     p_pre.add_argument("--genes", default=None, help="text file, one gene per line")
-    p_pre.add_argument(
-        "--n-top-genes",
-        type=int,
-        default=2000,
-        help="without --genes: this many highly variable genes (seurat_v3); 0: all genes",
-    )
+    _add_gene_selection(p_pre, "without --genes: train on this many highly variable genes")
     p_pre.add_argument("--model", default="masked_ae", help="masked_ae, simclr, byol, ...")
     p_pre.add_argument("--layer", default=None)
     p_pre.add_argument("--batch-key", default=None)
@@ -237,7 +237,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--checkpoint-every", type=int, default=1000, help="steps between checkpoints"
     )
     p_pre.add_argument("--overwrite", action="store_true")
-    p_pre.add_argument("--seed", type=int, default=0)
     p_pre.set_defaults(func=pretrain)
 
     p_map = sub.add_parser("map", help="map a new study onto a reference folder")
