@@ -6,8 +6,9 @@ collections of 100,000 and 1,000,000 cells x 20,125 genes into ``benchmarks/_wor
 is a real Baron cell's counts Poisson-resampled at a depth factor in [0.7, 1.3] (the
 generator of ``scale_throughput.py``). Nothing is ever loaded whole.
 
-Each measurement runs in a fresh Python process (so its peak resident set size is its
-own, read from ``resource.getrusage`` at its end):
+Each measurement runs in a fresh Python process; its peak resident set size is its own
+``VmHWM`` (``/proc/self/status``) at the end (``getrusage``'s ``ru_maxrss`` is carried
+over ``exec`` on Linux and reported the generator's peak in the first run):
 - MaskedAE (package defaults, sparse path) trained for one full epoch from the collection
   through ``CollectionDataModule`` (batch 128, blocks of 64 rows, fetches of 16 blocks),
   one torch thread;
@@ -23,7 +24,6 @@ Targets (issue): peak RSS under 4 GB and within 10% between the two sizes.
 from __future__ import annotations
 
 import json
-import resource
 import shutil
 import subprocess
 import sys
@@ -81,6 +81,18 @@ def write_collection(n_cells: int, real: sparse.csr_matrix, genes, folder: Path)
     return paths
 
 
+def peak_rss_gb() -> float:
+    """This process's own peak resident set size (VmHWM).
+
+    Not ``getrusage``: Linux carries ``ru_maxrss`` over an ``exec``, so a child
+    process would report its parent's peak (here, the generator's).
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1e6  # kB -> GB
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 class Clock(Callback):
     """Time from the second training step to the end, written by rank 0.
 
@@ -97,7 +109,11 @@ class Clock(Callback):
 
     def on_train_end(self, trainer, *args):  # noqa: D102
         if trainer.global_rank == 0:
-            timing = {"seconds": time.perf_counter() - self.start, "steps": trainer.global_step - 1}
+            timing = {
+                "seconds": time.perf_counter() - self.start,
+                "steps": trainer.global_step - 1,
+                "rank0_peak_rss_gb": peak_rss_gb(),
+            }
             Path(self.path).write_text(json.dumps(timing))
 
 
@@ -121,8 +137,8 @@ def child(paths: list[str], devices: int, steps: int | None, clock_file: str) ->
         "seconds": timing["seconds"],
         "steps": timing["steps"],
         "cells": timing["steps"] * 128 * devices,
-        "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
-        "peak_rss_children_gb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e6,
+        "peak_rss_gb": peak_rss_gb(),
+        "rank0_peak_rss_gb": timing["rank0_peak_rss_gb"],
     }
     print(json.dumps(result))
 
@@ -157,6 +173,7 @@ def main() -> None:
                     "steps": result["steps"],
                     "train cells/s": result["cells/s"],
                     "peak RSS (GB)": result["peak_rss_gb"],
+                    "rank-0 peak RSS (GB)": result["rank0_peak_rss_gb"],
                 }
             )
         one = run_child(collections[SIZES[0]], "1 process", 1, DDP_STEPS)
