@@ -274,20 +274,23 @@ class MaskedAEModule(EncoderModule):
         x_norm = inference_outputs["x_norm"]
         draw: SparseMaskDraw | None = inference_outputs["mask"]
         genes = generative_outputs["genes"]
-        if genes is None:
-            genes = torch.arange(self.n_input, device=x_norm.device)
+
+        def columns(matrix: torch.Tensor) -> torch.Tensor:
+            """The dense block of the evaluated genes (every gene: a plain to_dense)."""
+            return matrix.to_dense() if genes is None else csr_columns_dense(matrix, genes)
+
         # each evaluated gene stands for n_input / len(genes) genes
-        weight = self.n_input / genes.numel()
-        per_entry = mse_per_entry(generative_outputs["x_hat"], csr_columns_dense(x_norm, genes))
+        weight = 1.0 if genes is None else self.n_input / genes.numel()
+        per_entry = mse_per_entry(generative_outputs["x_hat"], columns(x_norm))
         if draw is None or self.loss_on == "all":
             per_cell = per_entry.sum(dim=1) * weight / self.n_input
             return LossOutput(loss=per_cell.mean(), reconstruction_loss=per_cell)
         if draw.hidden is not None:
-            on_genes = draw.hidden[:, genes]
+            on_genes = draw.hidden if genes is None else draw.hidden[:, genes]
             n_hidden = draw.hidden.sum(dim=1).float()
         else:
-            is_stored = csr_columns_dense(csr_like(x_norm, torch.ones_like(x_norm.values())), genes)
-            stored_hidden = csr_columns_dense(csr_like(x_norm, draw.stored.float()), genes)
+            is_stored = columns(csr_like(x_norm, torch.ones_like(x_norm.values())))
+            stored_hidden = columns(csr_like(x_norm, draw.stored.float()))
             zeros_hidden = torch.rand_like(per_entry) < draw.zero_ratio
             on_genes = torch.where(is_stored > 0, stored_hidden > 0, zeros_hidden)
             n_stored_hidden = row_sums(csr_like(x_norm, draw.stored.float())).squeeze(1)
