@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 from lightning.pytorch import LightningDataModule
 from scipy import sparse
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
@@ -19,9 +18,12 @@ class CollectionMinibatches(IterableDataset):
     so every epoch draws a new block order.
     """
 
-    def __init__(self, collection: AnnDataCollection, sampler: BlockShuffleSampler):
+    def __init__(
+        self, collection: AnnDataCollection, sampler: BlockShuffleSampler, n_workers: int = 0
+    ):
         self.collection = collection
         self.sampler = sampler
+        self.n_workers = max(n_workers, 1)
         self.epoch = -1
         self.rank, self.world_size = 0, 1
 
@@ -33,34 +35,34 @@ class CollectionMinibatches(IterableDataset):
         epoch = max(self.epoch, 0)
         n_left = self.sampler.n_minibatches(epoch, **where)
         batch_size = self.sampler.batch_size
-        pending: list[tuple[sparse.csr_matrix, np.ndarray]] = []
-        n_pending = 0
+        # cells of earlier fetches that did not fill a minibatch, carried into the next
+        leftover = None
         for index, fetch in enumerate(self.sampler.fetches(epoch, **where)):
             if n_left == 0:
                 return
-            matrix = sparse.vstack([self.collection.read_block(b) for b in fetch], format="csr")
-            rows = np.concatenate([self.collection.global_rows(b) for b in fetch])
+            matrix, rows = self.collection.read_blocks(fetch)
             fetch_id = (index * self.world_size + self.rank) * n_workers + worker
             order = self.sampler.cell_order(matrix.shape[0], epoch, fetch_id)
-            pending.append((matrix[order], rows[order]))
-            n_pending += matrix.shape[0]
-            while n_pending >= batch_size and n_left > 0:
-                pending, n_pending, batch = _take(pending, batch_size)
-                yield self.collection.minibatch(*batch)
-                n_left -= 1
-        if n_left > 0 and n_pending > 0:  # the last, partial minibatch (no drop_last)
-            yield self.collection.minibatch(*_take(pending, n_pending)[2])
+            matrix, rows = matrix[order], rows[order]
+            if leftover is not None:
+                matrix = sparse.vstack([leftover[0], matrix], format="csr")
+                rows = np.concatenate([leftover[1], rows])
+            n_full = min(matrix.shape[0] // batch_size, n_left)
+            for start in range(0, n_full * batch_size, batch_size):
+                stop = start + batch_size
+                yield self.collection.minibatch(matrix[start:stop], rows[start:stop])
+            n_left -= n_full
+            done = n_full * batch_size
+            leftover = (matrix[done:], rows[done:]) if done < matrix.shape[0] else None
+        if n_left > 0 and leftover is not None:  # the last, partial minibatch (no drop_last)
+            yield self.collection.minibatch(*leftover)
 
     def __len__(self) -> int:
-        return self.sampler.n_minibatches(max(self.epoch, 0), self.rank, self.world_size)
-
-
-def _take(pending, n: int):
-    """The first ``n`` cells of the pending chunks, and what is left."""
-    matrix = sparse.vstack([m for m, _ in pending], format="csr")
-    rows = np.concatenate([r for _, r in pending])
-    rest = [(matrix[n:], rows[n:])] if matrix.shape[0] > n else []
-    return rest, matrix.shape[0] - n, (matrix[:n], rows[:n])
+        epoch = max(self.epoch, 0)
+        return sum(
+            self.sampler.n_minibatches(epoch, self.rank, self.world_size, w, self.n_workers)
+            for w in range(self.n_workers)
+        )
 
 
 class EpochDataLoader(DataLoader):
@@ -146,8 +148,8 @@ class CollectionDataModule(LightningDataModule):
                 f"{self.train_sampler.n_cells} training cells cannot fill one minibatch of "
                 f"batch_size={self.batch_size}; lower batch_size"
             )
-        self._train = CollectionMinibatches(collection, self.train_sampler)
-        self._val = CollectionMinibatches(collection, self.val_sampler)
+        self._train = CollectionMinibatches(collection, self.train_sampler, self.num_workers)
+        self._val = CollectionMinibatches(collection, self.val_sampler, self.num_workers)
 
     # what scvi-tools' train() and TrainRunner read from a datamodule
     @property
@@ -191,8 +193,3 @@ class CollectionDataModule(LightningDataModule):
 
     def transfer_batch_to_device(self, batch, device, dataloader_idx):  # noqa: D102
         return {key: value.to(device) for key, value in batch.items()}
-
-
-def minibatch_rows(batch: dict[str, torch.Tensor]) -> int:
-    """Cells in a minibatch."""
-    return next(iter(batch.values())).shape[0]

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from anndata import AnnData
 from scipy import sparse
 from scvi.dataloaders import DataSplitter
-
-from ._validation import get_matrix
 
 
 def is_csr_matrix(matrix) -> bool:
@@ -24,11 +21,6 @@ def is_csr_matrix(matrix) -> bool:
     if sparse.issparse(matrix):
         return matrix.format == "csr"
     return getattr(matrix, "format", None) == "csr"  # anndata's backed CSRDataset
-
-
-def layer_is_csr(adata: AnnData, layer: str | None) -> bool:
-    """Whether the counts of ``adata`` (``layer`` or ``X``) are a CSR matrix."""
-    return is_csr_matrix(get_matrix(adata, layer))
 
 
 class SparseDataSplitter(DataSplitter):

@@ -14,6 +14,7 @@ file's ``obs``.
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 from collections.abc import Iterator, Sequence
@@ -129,51 +130,64 @@ class AnnDataCollection:
                 raise FileNotFoundError(f"{path} does not exist")
         self.layer = layer
         self.batch_key = batch_key
+        self.min_gene_overlap = min_gene_overlap
         self._handles: dict[int, list] = {}
-        obs_frames, var_names = [], []
+        obs_frames, self._file_var_names = [], []
         for path in self.paths:
-            store = _open_store(path)
-            obs_frames.append(anndata.io.read_elem(store["obs"]))
-            var_names.append(pd.Index(anndata.io.read_elem(store["var"]).index.astype(str)))
-            self._check_matrix(path, store)
-        self.var_names = pd.Index(genes if genes is not None else var_names[0]).astype(str)
-        if self.var_names.has_duplicates:
-            duplicated = self.var_names[self.var_names.duplicated()].unique()[:5].tolist()
-            raise ValueError(f"the gene list has duplicated names, e.g. {duplicated}")
-        self.alignments = [
-            self._align(path, names, min_gene_overlap)
-            for path, names in zip(self.paths, var_names, strict=True)
-        ]
-        self._gene_positions = [self.var_names.get_indexer(names) for names in var_names]
+            obs, var_names = self._read_metadata(path)
+            obs_frames.append(obs)
+            self._file_var_names.append(var_names)
         self.file_n_obs = np.array([len(frame) for frame in obs_frames])
-        for path, n_obs in zip(self.paths, self.file_n_obs, strict=True):
-            n_rows = self._matrix(self.paths.index(path)).shape[0]
-            if n_rows != n_obs:
-                raise ValueError(f"{path}: obs has {n_obs} rows but the counts have {n_rows}")
         self.offsets = np.concatenate([[0], np.cumsum(self.file_n_obs)])
-        self.obs = pd.concat(
-            [
-                frame.assign(scssl_file=str(p))
-                for frame, p in zip(obs_frames, self.paths, strict=True)
-            ]
-        )
+        self.obs = pd.concat(obs_frames)
         self.batch_categories, self._batch_codes = self._batch_codes_from_obs(obs_frames)
+        self._set_genes(genes if genes is not None else self._file_var_names[0])
 
     # -- construction helpers ------------------------------------------------------------
     def _matrix_key(self) -> str:
         return "X" if self.layer is None else f"layers/{self.layer}"
 
-    def _check_matrix(self, path: Path, store) -> None:
-        key = self._matrix_key()
-        if key not in store:
-            raise KeyError(f"{path} has no {key!r}; set layer= to the counts layer")
-        element = store[key]
-        encoding = element.attrs.get("encoding-type", "")
-        if encoding != "csr_matrix":
-            raise ValueError(
-                f"{path}:{key} is stored as {encoding or 'a dense array'}; the collection "
-                "reads CSR matrices (write the file with a scipy.sparse.csr_matrix)"
-            )
+    def _read_metadata(self, path: Path) -> tuple[pd.DataFrame, pd.Index]:
+        """A file's obs and gene names, after checking its counts are CSR of matching rows."""
+        store = _open_store(path)
+        try:
+            key = self._matrix_key()
+            if key not in store:
+                raise KeyError(f"{path} has no {key!r}; set layer= to the counts layer")
+            encoding = store[key].attrs.get("encoding-type", "")
+            if encoding != "csr_matrix":
+                raise ValueError(
+                    f"{path}:{key} is stored as {encoding or 'a dense array'}; the collection "
+                    "reads CSR matrices (write the file with a scipy.sparse.csr_matrix)"
+                )
+            obs = anndata.io.read_elem(store["obs"])
+            var_names = pd.Index(anndata.io.read_elem(store["var"]).index.astype(str))
+            n_rows = int(store[key].attrs["shape"][0])
+        finally:
+            if isinstance(store, h5py.File):
+                store.close()
+        if n_rows != len(obs):
+            raise ValueError(f"{path}: obs has {len(obs)} rows but the counts have {n_rows}")
+        return obs, var_names
+
+    def _set_genes(self, genes: Sequence[str]) -> None:
+        """Align every file to the gene list ``genes`` (checks overlap, reports missing)."""
+        self.var_names = pd.Index(genes).astype(str)
+        if self.var_names.has_duplicates:
+            duplicated = self.var_names[self.var_names.duplicated()].unique()[:5].tolist()
+            raise ValueError(f"the gene list has duplicated names, e.g. {duplicated}")
+        self.alignments = [
+            self._align(path, names, self.min_gene_overlap)
+            for path, names in zip(self.paths, self._file_var_names, strict=True)
+        ]
+        self._gene_positions = [self.var_names.get_indexer(n) for n in self._file_var_names]
+
+    def with_genes(self, genes: Sequence[str]) -> AnnDataCollection:
+        """The same files aligned to another gene list (no file is read again)."""
+        other = copy.copy(self)
+        other._handles = {}
+        other._set_genes(genes)
+        return other
 
     def _align(self, path: Path, names: pd.Index, min_overlap: float) -> GeneAlignment:
         shared = self.var_names.isin(names)
@@ -246,14 +260,11 @@ class AnnDataCollection:
 
     def read_block(self, block: Block) -> sparse.csr_matrix:
         """Rows ``block.start:block.stop`` of ``block.file``, aligned to the gene list."""
-        rows = self._matrix(block.file)[block.start : block.stop]
-        rows = sparse.csr_matrix(rows)
+        rows = sparse.csr_matrix(self._matrix(block.file)[block.start : block.stop])
         positions = self._gene_positions[block.file][rows.indices]
         keep = positions >= 0
-        row_of_entry = np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr))
-        indptr = np.concatenate(
-            [[0], np.cumsum(np.bincount(row_of_entry[keep], minlength=rows.shape[0]))]
-        )
+        # entries kept before each row start = the new row starts
+        indptr = np.concatenate([[0], np.cumsum(keep)])[rows.indptr]
         return sparse.csr_matrix(
             (rows.data[keep].astype(np.float32), positions[keep], indptr),
             shape=(rows.shape[0], self.n_vars),
@@ -262,6 +273,22 @@ class AnnDataCollection:
     def global_rows(self, block: Block) -> np.ndarray:
         """Positions in the whole collection of a block's rows."""
         return self.offsets[block.file] + np.arange(block.start, block.stop)
+
+    def read_blocks(self, blocks: Sequence[Block]) -> tuple[sparse.csr_matrix, np.ndarray]:
+        """Several blocks stacked, with the collection positions of their rows."""
+        matrix = sparse.vstack([self.read_block(b) for b in blocks], format="csr")
+        return matrix, np.concatenate([self.global_rows(b) for b in blocks])
+
+    def file_of_rows(self) -> np.ndarray:
+        """The file (path) each cell comes from, in collection order."""
+        return np.repeat(np.array([str(p) for p in self.paths]), self.file_n_obs)
+
+    def _cells_anndata(self, blocks: Sequence[Block]) -> AnnData:
+        """An in-memory AnnData of the cells of ``blocks`` (collection genes, their obs)."""
+        matrix, rows = self.read_blocks(blocks)
+        obs = self.obs.iloc[rows].copy()
+        obs.index = obs.index.astype(str)
+        return AnnData(matrix, obs=obs, var=pd.DataFrame(index=self.var_names))
 
     def minibatch(self, matrix: sparse.csr_matrix, rows: np.ndarray) -> dict[str, torch.Tensor]:
         """The tensors an scssl module reads, for CSR ``matrix`` holding collection ``rows``.
@@ -300,17 +327,12 @@ class AnnDataCollection:
         rows = []
         for code in range(len(self.batch_categories)):
             rows += list(np.flatnonzero(self._batch_codes == code)[:n_cells_per_batch])
-        rows = np.sort(np.asarray(rows))
-        blocks = [self._block_of(row) for row in rows]
-        matrix = sparse.vstack([self.read_block(b) for b in blocks], format="csr")
-        obs = self.obs.iloc[rows].copy()
-        obs.index = obs.index.astype(str)
+        adata = self._cells_anndata([self._block_of(row) for row in np.sort(rows)])
         if self.batch_key is not None:
-            obs[self.batch_key] = pd.Categorical(
-                obs[self.batch_key].astype(str), categories=self.batch_categories
+            adata.obs[self.batch_key] = pd.Categorical(
+                adata.obs[self.batch_key].astype(str), categories=self.batch_categories
             )
-        obs = obs.drop(columns="scssl_file")
-        return AnnData(matrix, obs=obs, var=pd.DataFrame(index=self.var_names))
+        return adata
 
     def sample_anndata(self, n_cells: int = 20_000, block_size: int = 64, seed: int = 0) -> AnnData:
         """An in-memory AnnData of about ``n_cells`` cells, read as random blocks of rows.
@@ -327,11 +349,7 @@ class AnnDataCollection:
                 break
             chosen.append(blocks[index])
             total += blocks[index].size
-        matrix = sparse.vstack([self.read_block(b) for b in chosen], format="csr")
-        rows = np.concatenate([self.global_rows(b) for b in chosen])
-        obs = self.obs.iloc[rows].drop(columns="scssl_file").copy()
-        obs.index = obs.index.astype(str)
-        return AnnData(matrix, obs=obs, var=pd.DataFrame(index=self.var_names))
+        return self._cells_anndata(chosen)
 
     def _block_of(self, row: int) -> Block:
         file = int(np.searchsorted(self.offsets, row, side="right") - 1)
