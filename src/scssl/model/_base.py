@@ -184,9 +184,6 @@ class CountsModelMixin:
         indices: Sequence[int] | None,
         batch_size: int | None,
     ) -> Iterator[dict[str, torch.Tensor]]:
-        if isinstance(adata, _Minibatches):
-            yield from adata.minibatches
-            return
         if isinstance(adata, AnnDataCollection):
             if indices is not None:
                 raise ValueError("indices= is not supported for a collection")
@@ -212,22 +209,23 @@ class CountsModelMixin:
         indices: Sequence[int] | None = None,
         batch_size: int | None = None,
         out: str | None = None,
+        minibatches=None,
     ):
         """Apply ``fn`` to every minibatch in eval mode; stack the results as numpy.
 
+        ``minibatches`` (an iterable of minibatch dicts) replaces ``adata``/``indices``.
         With ``out`` (a path) each minibatch's result is written to a zarr array there
         as it comes, and that array is returned: memory holds one minibatch at a time.
         """
+        if minibatches is None:
+            minibatches = self._iterate_minibatches(adata, indices, batch_size)
+        elif out is not None:
+            raise ValueError("out= needs the number of cells: pass adata, not a dataloader")
         was_training = self.module.training
         self.module.eval()
-        device = self.module.device
         results, array, written = [], None, 0
         try:
-            for tensors in self._iterate_minibatches(adata, indices, batch_size):
-                tensors = {
-                    key: value.to(device) if isinstance(value, torch.Tensor) else value
-                    for key, value in tensors.items()
-                }
+            for tensors in minibatches:
                 values = fn(tensors).cpu().numpy()
                 if out is None:
                     results.append(values)
@@ -241,8 +239,6 @@ class CountsModelMixin:
         return array if out is not None else np.concatenate(results)
 
     def _n_cells(self, adata, indices) -> int:
-        if isinstance(adata, _Minibatches):
-            raise ValueError("out= needs the number of cells: pass adata, not a dataloader")
         if indices is not None:
             return len(indices)
         return (self.adata if adata is None else adata).n_obs
@@ -290,15 +286,7 @@ class CountsModelMixin:
             inputs = self.module._get_inference_input(tensors)
             return self.module.inference(**inputs, apply_mask=False)["z"]
 
-        source = adata if dataloader is None else _Minibatches(dataloader)
-        return self._map_cells(embed, source, indices, batch_size, out=out)
-
-
-class _Minibatches:
-    """A user's iterable of minibatch dicts, passed where an AnnData would go."""
-
-    def __init__(self, minibatches):
-        self.minibatches = minibatches
+        return self._map_cells(embed, adata, indices, batch_size, out=out, minibatches=dataloader)
 
 
 def _zarr_output(path: str, n_cells: int, first: np.ndarray):

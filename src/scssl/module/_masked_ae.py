@@ -224,30 +224,31 @@ class MaskedAEModule(EncoderModule):
         masked = apply_mask or hidden is not None
         if is_sparse_csr(x) and not self.reads_sparse(masked):
             x = x.to_dense()
-        if is_sparse_csr(x):
-            return self._sparse_inference(x, batch_index, cat_covs, cont_covs, masked, hidden)
         x_norm, library = normalize_counts(x, self.target_sum)
-        draw = None
-        if hidden is not None:
-            draw = MaskDraw(hidden=hidden.bool(), loss=hidden.bool())
-        elif apply_mask:
-            draw = self.masking.draw(x_norm)
-        x_in = x_norm if draw is None else x_norm.masked_fill(draw.hidden, self.mask_value)
+        draw = self.draw_mask(x_norm, hidden) if masked else None
+        x_in = x_norm if draw is None else self.hide(x_norm, draw)
         z = self.encode(x_in, batch_index, cat_covs, cont_covs)
         return {"z": z, "x_norm": x_norm, "library": library, "mask": draw}
 
-    def _sparse_inference(self, x, batch_index, cat_covs, cont_covs, masked, hidden) -> dict:
-        x_norm, library = normalize_counts(x, self.target_sum)
-        draw = None
-        if hidden is not None:
-            hidden = hidden.bool()
+    def draw_mask(
+        self, x_norm: torch.Tensor, hidden: torch.Tensor | None = None
+    ) -> MaskDraw | SparseMaskDraw:
+        """The strategy's mask for ``x_norm`` (dense or CSR), or the imposed ``hidden``."""
+        if hidden is None:
+            if is_sparse_csr(x_norm):
+                return self.masking.draw_stored(x_norm)
+            return self.masking.draw(x_norm)
+        hidden = hidden.bool()
+        if is_sparse_csr(x_norm):
             stored = hidden[csr_rows(x_norm), x_norm.col_indices().long()]
-            draw = SparseMaskDraw(stored=stored, zero_ratio=0.0, hidden=hidden)
-        elif masked:
-            draw = self.masking.draw_stored(x_norm)
-        x_in = x_norm if draw is None else csr_keep(x_norm, ~draw.stored)
-        z = self.encode(x_in, batch_index, cat_covs, cont_covs)
-        return {"z": z, "x_norm": x_norm, "library": library, "mask": draw}
+            return SparseMaskDraw(stored=stored, zero_ratio=0.0, hidden=hidden)
+        return MaskDraw(hidden=hidden, loss=hidden)
+
+    def hide(self, x_norm: torch.Tensor, draw: MaskDraw | SparseMaskDraw) -> torch.Tensor:
+        """``x_norm`` with the hidden entries set to ``mask_value`` (CSR: dropped, value 0)."""
+        if isinstance(draw, SparseMaskDraw):
+            return csr_keep(x_norm, ~draw.stored)
+        return x_norm.masked_fill(draw.hidden, self.mask_value)
 
     @auto_move_data
     def generative(
@@ -289,11 +290,11 @@ class MaskedAEModule(EncoderModule):
             on_genes = draw.hidden if genes is None else draw.hidden[:, genes]
             n_hidden = draw.hidden.sum(dim=1).float()
         else:
+            stored_hidden = csr_like(x_norm, draw.stored.float())
             is_stored = columns(csr_like(x_norm, torch.ones_like(x_norm.values())))
-            stored_hidden = columns(csr_like(x_norm, draw.stored.float()))
             zeros_hidden = torch.rand_like(per_entry) < draw.zero_ratio
-            on_genes = torch.where(is_stored > 0, stored_hidden > 0, zeros_hidden)
-            n_stored_hidden = row_sums(csr_like(x_norm, draw.stored.float())).squeeze(1)
+            on_genes = torch.where(is_stored > 0, columns(stored_hidden) > 0, zeros_hidden)
+            n_stored_hidden = row_sums(stored_hidden).squeeze(1)
             n_stored = x_norm.crow_indices().diff().float()
             n_zeros_hidden = torch.binomial(
                 self.n_input - n_stored, torch.full_like(n_stored, draw.zero_ratio)

@@ -7,7 +7,7 @@ from typing import Literal
 import torch
 from scvi.module.base import LossOutput, auto_move_data
 
-from scssl.nn import MLPHead, csr_keep, is_sparse_csr
+from scssl.nn import MLPHead
 
 from ._contrastive import contrastive_objective
 from ._masked_ae import MaskedAEModule
@@ -89,11 +89,7 @@ class MaskedContrastiveModule(MaskedAEModule):
             x, batch_index, cat_covs, cont_covs, apply_mask=apply_mask, **kwargs
         )
         if apply_mask and kwargs.get("hidden") is None and self.contrastive_weight > 0:
-            x_norm = out["x_norm"]
-            if is_sparse_csr(x_norm):
-                x_second = csr_keep(x_norm, ~self.masking.draw_stored(x_norm).stored)
-            else:
-                x_second = x_norm.masked_fill(self.masking.draw(x_norm).hidden, self.mask_value)
+            x_second = self.hide(out["x_norm"], self.draw_mask(out["x_norm"]))
             out["z_second"] = self.encode(x_second, batch_index, cat_covs, cont_covs)
         return out
 

@@ -64,10 +64,9 @@ def csr_stack(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
 
 def csr_keep(x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     """Drop the stored entries where ``keep`` is ``False`` (setting them to zero)."""
-    rows = csr_rows(x)[keep]
-    counts = torch.bincount(rows, minlength=x.shape[0])
-    crow = torch.zeros(x.shape[0] + 1, dtype=torch.int64, device=x.device)
-    crow[1:] = torch.cumsum(counts, 0)
+    # entries kept before each row start = the new row starts
+    kept_before = torch.cat([keep.new_zeros(1, dtype=torch.int64), torch.cumsum(keep, 0)])
+    crow = kept_before[x.crow_indices().long()]
     return torch.sparse_csr_tensor(
         crow, x.col_indices()[keep], x.values()[keep], size=x.shape, device=x.device
     )
