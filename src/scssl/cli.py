@@ -46,12 +46,7 @@ def _train_and_report(
         "n_cells": int(adata.n_obs),
         "n_genes": int(adata.n_vars),
         "n_genes_used": len(genes),
-        "gene_selection": (
-            f"{len(genes)} highly variable genes (seurat_v3 on counts"
-            + (f", batch-aware by {batch_key})" if batch_key else ")")
-            if len(genes) < adata.n_vars
-            else "all genes"
-        ),
+        "gene_selection": scssl.data.describe_gene_selection(len(genes), adata.n_vars, batch_key),
         "train_seconds": round(seconds, 1),
         "seed": seed,
     }

@@ -23,10 +23,10 @@ from ._gene_programmes import (
     read_tf_list,
     tf_candidates,
 )
-from ._genes import DEFAULT_N_TOP_GENES, highly_variable_genes
+from ._genes import DEFAULT_N_TOP_GENES, describe_gene_selection, highly_variable_genes
 from ._samplers import Block, BlockShuffleSampler, make_blocks
 from ._soma import soma_schema_anndata
-from ._sparse_loading import SparseDataSplitter, is_csr_matrix, layer_is_csr
+from ._sparse_loading import SparseDataSplitter, is_csr_matrix
 from ._store import AnnDataCollection, GeneAlignment, read_gene_list
 from ._validation import check_raw_counts, get_matrix
 
@@ -58,6 +58,7 @@ __all__ = [
     "soma_schema_anndata",
     "DEFAULT_N_TOP_GENES",
     "highly_variable_genes",
+    "describe_gene_selection",
     "AnnDataCollection",
     "Block",
     "BlockShuffleSampler",
@@ -66,5 +67,4 @@ __all__ = [
     "make_blocks",
     "read_gene_list",
     "is_csr_matrix",
-    "layer_is_csr",
 ]

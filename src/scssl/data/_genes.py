@@ -50,3 +50,19 @@ def highly_variable_genes(
     )
     chosen = set(work.var_names[work.var["highly_variable"].to_numpy()])
     return pd.Index([g for g in adata.var_names if g in chosen])
+
+
+def describe_gene_selection(n_used: int, n_available: int, batch_key: str | None) -> str:
+    """How a report states the genes a model was trained on.
+
+    Examples
+    --------
+    >>> describe_gene_selection(2000, 20125, "donor")
+    '2000 of 20125 genes: highly variable (seurat_v3 on counts, batch-aware by donor)'
+    >>> describe_gene_selection(765, 765, None)
+    'all genes'
+    """
+    if n_used >= n_available:
+        return "all genes"
+    batch = f", batch-aware by {batch_key}" if batch_key else ""
+    return f"{n_used} of {n_available} genes: highly variable (seurat_v3 on counts{batch})"

@@ -111,6 +111,7 @@ def pretrain(
     from scssl.data import (
         AnnDataCollection,
         CollectionDataModule,
+        describe_gene_selection,
         highly_variable_genes,
         read_gene_list,
     )
@@ -123,15 +124,18 @@ def pretrain(
     model_cls, fixed_kwargs = _model_class(model)
     if isinstance(genes, str | Path):
         genes = read_gene_list(genes)
-    explicit_genes = genes is not None
     collection = AnnDataCollection(paths, genes=genes, layer=layer, batch_key=batch_key)
-    if genes is None and n_top_genes is not None and n_top_genes < collection.n_vars:
+    if genes is not None:
+        gene_selection = "the given gene list"
+    elif n_top_genes is not None and n_top_genes < collection.n_vars:
         sample = collection.sample_anndata(seed=seed)
-        genes = list(highly_variable_genes(sample, batch_key=batch_key, n_top_genes=n_top_genes))
-        logger.info(
-            "training on %d highly variable genes (from %d cells)", len(genes), sample.n_obs
-        )
-        collection = AnnDataCollection(paths, genes=genes, layer=layer, batch_key=batch_key)
+        chosen = highly_variable_genes(sample, batch_key=batch_key, n_top_genes=n_top_genes)
+        gene_selection = describe_gene_selection(len(chosen), collection.n_vars, batch_key)
+        gene_selection += f", from a sample of {sample.n_obs} cells"
+        logger.info("training on %s", gene_selection)
+        collection = collection.with_genes(chosen)
+    else:
+        gene_selection = "all genes of the first file"
     schema = collection.schema_anndata()
     model_cls.setup_anndata(schema, batch_key=batch_key)
     trained = model_cls(schema, **fixed_kwargs, **(model_kwargs or {}))
@@ -160,18 +164,16 @@ def pretrain(
     seconds = time.perf_counter() - start
     trained.save(str(output / "model"), overwrite=True)
     trained.get_latent_representation(collection, out=str(output / "reference_embedding.zarr"))
-    collection.obs.to_csv(output / "reference_obs.csv.gz")
+    collection.obs.assign(scssl_file=collection.file_of_rows()).to_csv(
+        output / "reference_obs.csv.gz"
+    )
     manifest = {
         "model": model,
         "model_class": model_cls.__name__,
         "files": [str(p) for p in collection.paths],
         "n_cells": collection.n_obs,
         "n_genes": collection.n_vars,
-        "gene_selection": (
-            f"{n_top_genes} highly variable genes (seurat_v3 on a sample of cells)"
-            if genes is not None and n_top_genes is not None and not explicit_genes
-            else ("the given gene list" if explicit_genes else "all genes of the first file")
-        ),
+        "gene_selection": gene_selection,
         "layer": layer,
         "batch_key": batch_key,
         "batch_categories": collection.batch_categories,
