@@ -232,6 +232,7 @@ def map_query(
     import zarr
 
     import scssl
+    from scssl.data import get_matrix
 
     manifest = read_reference(reference)
     model_cls = getattr(scssl.model, manifest["model_class"])
@@ -250,11 +251,7 @@ def map_query(
         )
     if max_epochs < 0:
         raise ValueError(f"max_epochs must be non-negative, got {max_epochs}")
-    query = AnnData(
-        X=query.layers[layer] if layer is not None else query.X,
-        obs=query.obs.copy(),
-        var=query.var[[]].copy(),
-    )
+    query = AnnData(X=get_matrix(query, layer), obs=query.obs.copy(), var=query.var[[]].copy())
     model_cls.prepare_query_anndata(query, model_dir)
     scvi.settings.seed = seed
     query_model = model_cls.load_query_data(query, model_dir)
