@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from scssl.metrics import mutual_nearest_neighbors
 from scssl.nn import (
     AugmentationPipeline,
     BinomialThinning,
@@ -15,7 +16,6 @@ from scssl.nn import (
     RandomGeneMasking,
     build_augmentations,
     draw_partner,
-    mutual_nearest_neighbors,
     normalize_counts,
 )
 

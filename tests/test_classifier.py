@@ -8,7 +8,8 @@ from scvi import REGISTRY_KEYS
 
 import scssl
 from scssl.model import CellTypeClassifier, MaskedAE
-from scssl.model._classifier import _FineTuningPlan, balanced_class_weights
+from scssl.model._classifier import balanced_class_weights
+from scssl.train import FineTuningPlan
 
 TINY = {"n_latent": 8, "n_hidden": 32, "n_layers": 1}
 QUIET = {"enable_progress_bar": False}
@@ -39,13 +40,13 @@ def test_linear_probe_keeps_encoder(pretrained):
     clf = CellTypeClassifier.from_pretrained(ssl, adata, labels_key="label", freeze_encoder=True)
     for key, value in encoder_state(ssl.module).items():
         assert torch.equal(clf.module.z_encoder.state_dict()[key], value)
-    head_before = clf.module.head[-1].weight.detach().clone()
+    head_before = clf.module.head[-1].layers[-1].weight.detach().clone()
     before = encoder_state(clf.module)
     clf.train(max_epochs=3, **QUIET)
     assert all(not p.requires_grad for p in clf.module.z_encoder.parameters())
     for key, value in encoder_state(clf.module).items():
         assert torch.equal(value, before[key])
-    assert not torch.equal(clf.module.head[-1].weight, head_before)
+    assert not torch.equal(clf.module.head[-1].layers[-1].weight, head_before)
     # only labelled cells were used for training or validation
     labelled = set(np.flatnonzero(adata.obs["label"] != "Unknown"))
     assert set(clf.train_indices) | set(clf.validation_indices) <= labelled
@@ -58,7 +59,7 @@ def test_finetuning_moves_encoder_at_smaller_rate(pretrained):
     before = encoder_state(clf.module)
     clf.train(max_epochs=2, encoder_lr_ratio=0.1, **QUIET)
     assert any(not torch.equal(v, before[k]) for k, v in encoder_state(clf.module).items())
-    plan = _FineTuningPlan(clf.module, lr=1e-2, encoder_lr_ratio=0.1)
+    plan = FineTuningPlan(clf.module, lr=1e-2, encoder_lr_ratio=0.1)
     groups = plan.configure_optimizers()["optimizer"].param_groups
     assert [g["lr"] for g in groups] == pytest.approx([1e-2, 1e-3])
     n_encoder = sum(p.numel() for p in clf.module.z_encoder.parameters())

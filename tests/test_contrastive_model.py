@@ -46,7 +46,7 @@ def test_train_embed_save_load_round_trip(method, baron, tmp_path):
     loaded = Contrastive.load(str(tmp_path / method), adata=baron)
     assert loaded.module.method == method
     assert loaded.init_params_ == model.init_params_
-    assert loaded.module.temperature == 0.2
+    assert loaded.module.objective_kwargs["temperature"] == 0.2
     assert set(loaded.module.state_dict()) == set(model.module.state_dict())
     for key, value in model.module.state_dict().items():
         assert torch.equal(value.cpu(), loaded.module.state_dict()[key].cpu()), key

@@ -8,8 +8,13 @@ import pytest
 from anndata import AnnData
 
 import scssl
-from scssl.metrics import classification_report, confusion_table, macro_f1, per_class_f1
-from scssl.tl._transfer import nearest_neighbors
+from scssl.metrics import (
+    classification_report,
+    confusion_table,
+    macro_f1,
+    nearest_neighbors,
+    per_class_f1,
+)
 
 
 def clusters(n_per_class: int, seed: int, labels=("a", "b", "c")) -> AnnData:

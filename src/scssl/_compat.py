@@ -49,3 +49,27 @@ def pad_and_sort_query(adata: AnnData, reference_var_names: pd.Index, inplace: b
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Query data contains less than")
         return _pad_and_sort_query_anndata(adata, reference_var_names, inplace)
+
+
+def registry_categories(registry: dict, key: str) -> list[str]:
+    """Categories of the registered field ``key`` (``[]`` if absent), from a registry dict.
+
+    scvi-tools documents the registry only as a nested dict; its layout is read here.
+    """
+    field = registry["field_registries"].get(key, {})
+    mapping = field.get("state_registry", {}).get("categorical_mapping")
+    return [] if mapping is None else [str(c) for c in mapping]
+
+
+def registered_genes(model: BaseModelClass) -> pd.Index:
+    """Gene names the model registered (its ``X`` field's column names)."""
+    x_field = model.adata_manager.registry["field_registries"].get("X", {})
+    return pd.Index(x_field.get("state_registry", {}).get("column_names", []))
+
+
+def setup_args(model_or_registry: BaseModelClass | dict) -> dict:
+    """The arguments ``setup_anndata`` was called with, from a model or a registry dict."""
+    registry = model_or_registry
+    if isinstance(model_or_registry, BaseModelClass):
+        registry = model_or_registry.adata_manager.registry
+    return dict(registry.get("setup_args", {}))

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+from scssl._constants import OUTPUT_KEYS
+
 logger = logging.getLogger("scssl")
 
 
@@ -52,11 +54,11 @@ def _train_and_report(
     }
     if labels_key is not None:
         logger.info("scoring kNN label transfer for MaskedAE and PCA (same genes)")
-        adata.obsm["X_pca_baseline"] = scssl.tl.pca_embedding(
+        adata.obsm[OUTPUT_KEYS.PCA_BASELINE] = scssl.tl.pca_embedding(
             adata[:, genes], layer=layer, seed=seed
         )
         labels = adata.obs[labels_key].to_numpy()
-        for name, key in [("MaskedAE", "X_scssl_mae"), ("PCA", "X_pca_baseline")]:
+        for name, key in [("MaskedAE", OUTPUT_KEYS.MASKED_AE), ("PCA", OUTPUT_KEYS.PCA_BASELINE)]:
             if batch_key is not None and adata.obs[batch_key].nunique() > 1:
                 table = scssl.metrics.leave_one_batch_out(
                     adata.obsm[key], labels, adata.obs[batch_key].to_numpy()
@@ -75,7 +77,7 @@ def _train_and_report(
         )
         scssl.pl.umap(
             adata,
-            use_rep="X_scssl_mae",
+            use_rep=OUTPUT_KEYS.MASKED_AE,
             color=labels_key,
             save=output_dir / "umap_scssl_mae.png",
             seed=seed,

@@ -305,7 +305,8 @@ def smooth_cells(values: np.ndarray, k: int, n_comps: int = 30, seed: int = 0) -
            [10., 11.]])
     """
     from sklearn.decomposition import PCA
-    from sklearn.neighbors import NearestNeighbors
+
+    from scssl.metrics import nearest_neighbors
 
     n_cells = values.shape[0]
     if not 1 <= k <= n_cells:
@@ -314,7 +315,7 @@ def smooth_cells(values: np.ndarray, k: int, n_comps: int = 30, seed: int = 0) -
         return values.copy()
     n_comps = int(min(n_comps, n_cells - 1, values.shape[1]))
     reduced = PCA(n_components=n_comps, random_state=seed).fit_transform(values)
-    neighbours = NearestNeighbors(n_neighbors=k).fit(reduced).kneighbors(reduced)[1]
+    neighbours, _ = nearest_neighbors(reduced, reduced, k, method="exact")
     return values[neighbours].mean(axis=1)
 
 

@@ -13,6 +13,7 @@ from ._knn import (
     knn_label_transfer,
     leave_one_batch_out,
 )
+from ._neighbors import knn_vote, mutual_nearest_neighbors, nearest_neighbors
 from ._reconstruction import masked_reconstruction_error
 from ._scib import ScibConfig, scib_scores
 
@@ -26,6 +27,9 @@ __all__ = [
     "knn_cross_validation",
     "knn_label_transfer",
     "leave_one_batch_out",
+    "knn_vote",
+    "mutual_nearest_neighbors",
+    "nearest_neighbors",
     "masked_reconstruction_error",
     "ScibConfig",
     "scib_scores",

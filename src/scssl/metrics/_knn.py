@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score
-from sklearn.neighbors import KNeighborsClassifier
+
+from ._neighbors import knn_vote, nearest_neighbors
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,10 @@ def knn_label_transfer(
             f"reference has {reference.shape[1]} dimensions but query has {query.shape[1]}"
         )
     k = min(k, reference.shape[0])
-    classifier = KNeighborsClassifier(n_neighbors=k).fit(reference, reference_labels)
-    predicted = classifier.predict(query)
+    classes_in_reference, codes = np.unique(reference_labels, return_inverse=True)
+    indices, _ = nearest_neighbors(reference, query, k, method="exact")
+    winner, _ = knn_vote(codes[indices], len(classes_in_reference))  # ties: first class
+    predicted = classes_in_reference[winner]
     classes = np.unique(query_labels)
     macro_f1 = f1_score(query_labels, predicted, labels=classes, average="macro", zero_division=0)
     return KnnTransferResult(

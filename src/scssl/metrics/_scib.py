@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._neighbors import nearest_neighbors
+
 _INSTALL_HINT = (
     "scib_scores needs the optional dependency scib-metrics: "
     "pip install 'scssl[metrics]' (or pip install scib-metrics)"
@@ -83,8 +85,6 @@ def scib_scores(
     >>> scores["bio_conservation"] > 0.7  # doctest: +SKIP
     True
     """
-    from sklearn.neighbors import NearestNeighbors
-
     scib_metrics, NeighborsResults = _import_scib()
     config = config or ScibConfig()
     embedding = np.asarray(embedding, dtype=np.float32)
@@ -98,9 +98,7 @@ def scib_scores(
     if not np.all(np.isfinite(embedding)):
         raise ValueError("embedding holds NaN or infinite values")
     n_neighbors = min(config.n_neighbors, embedding.shape[0] - 1)
-    distances, indices = (
-        NearestNeighbors(n_neighbors=n_neighbors).fit(embedding).kneighbors(embedding)
-    )
+    indices, distances = nearest_neighbors(embedding, embedding, n_neighbors, method="exact")
     neighbours = NeighborsResults(indices=indices, distances=distances)
     metrics = scib_metrics.metrics
     nmi_ari = metrics.nmi_ari_cluster_labels_kmeans(embedding, labels)

@@ -4,52 +4,32 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 import torch
 from anndata import AnnData
 from scvi import REGISTRY_KEYS
-from scvi.data import AnnDataManager
 from scvi.data.fields import LabelsWithUnlabeledObsField
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 
 from scssl import _compat
-from scssl.data import check_raw_counts
+from scssl._options import ClassWeight, check_option
 from scssl.module import ClassifierModule
 from scssl.nn import DeterministicEncoder
-from scssl.train import SSLTrainingPlan
+from scssl.train import FineTuningPlan
 
-from ._base import CountsModelMixin, _check_obs_keys, count_fields, validate_plan_kwargs
+from ._base import ScsslModelMixin
 
 logger = logging.getLogger("scssl")
-
-
-class _FineTuningPlan(SSLTrainingPlan):
-    """scvi's training plan with a smaller learning rate for the encoder than for the head."""
-
-    def __init__(self, module, *, encoder_lr_ratio: float = 0.1, **kwargs):
-        super().__init__(module, **kwargs)
-        self.encoder_lr_ratio = encoder_lr_ratio
-
-    def configure_optimizers(self):  # noqa: D102
-        head, encoder = [], []
-        for name, parameter in self.module.named_parameters():
-            if parameter.requires_grad:
-                (encoder if name.startswith("z_encoder.") else head).append(parameter)
-        groups = [{"params": head, "lr": self.lr}]
-        if encoder:
-            groups.append({"params": encoder, "lr": self.lr * self.encoder_lr_ratio})
-        optimizer = torch.optim.Adam(groups, eps=self.eps, weight_decay=self.weight_decay)
-        return {"optimizer": optimizer}
 
 
 def encoder_config(ssl_model: BaseModelClass) -> dict:
     """Architecture of a pretrained scssl model's encoder, as :class:`ClassifierModule` arguments.
 
     Works for every scssl model whose module has a :class:`~scssl.nn.DeterministicEncoder`
-    named ``z_encoder`` and a ``target_sum`` (the shared SSL module contract).
+    named ``z_encoder``; the sizes come from the model's ``init_params_``.
 
     Examples
     --------
@@ -63,19 +43,20 @@ def encoder_config(ssl_model: BaseModelClass) -> dict:
             f"{type(ssl_model).__name__} has no scssl DeterministicEncoder `module.z_encoder`; "
             "from_pretrained needs a trained scssl self-supervised model"
         )
-    layers = encoder.encoder.fc_layers
-    linears = [m for m in layers.modules() if isinstance(m, torch.nn.Linear)]
-    dropouts = [m for m in layers.modules() if isinstance(m, torch.nn.Dropout)]
+    # the architecture as the model was built: its init arguments and module kwargs
+    params = {
+        **ssl_model.init_params_.get("non_kwargs", {}),
+        **ssl_model.init_params_.get("kwargs", {}).get("module_kwargs", {}),
+    }
     return {
-        "n_latent": encoder.output.out_features,
-        "n_hidden": encoder.output.in_features,
-        "n_layers": len(layers),
-        "dropout_rate": float(dropouts[0].p) if dropouts else 0.0,
-        "use_batch_norm": any(isinstance(m, torch.nn.BatchNorm1d) for m in layers.modules()),
-        "use_layer_norm": any(isinstance(m, torch.nn.LayerNorm) for m in layers.modules()),
-        "encode_covariates": bool(getattr(module, "encode_covariates", False)),
-        "target_sum": float(module.target_sum),
-        "_n_in_first": linears[0].in_features,
+        "n_latent": params["n_latent"],
+        "n_hidden": params["n_hidden"],
+        "n_layers": params["n_layers"],
+        "dropout_rate": float(params["dropout_rate"]),
+        "use_batch_norm": bool(params.get("use_batch_norm", False)),
+        "use_layer_norm": bool(params.get("use_layer_norm", True)),
+        "encode_covariates": bool(params.get("encode_covariates", False)),
+        "target_sum": float(params.get("target_sum", 1e4)),
     }
 
 
@@ -94,7 +75,7 @@ def balanced_class_weights(counts: np.ndarray) -> list[float]:
     return weights.round(6).tolist()
 
 
-class CellTypeClassifier(CountsModelMixin, UnsupervisedTrainingMixin, BaseModelClass):
+class CellTypeClassifier(ScsslModelMixin, UnsupervisedTrainingMixin, BaseModelClass):
     """Cell-type classifier on raw counts, usually built on a pretrained scssl encoder.
 
     Create it with :meth:`from_pretrained` (linear probing with
@@ -137,7 +118,12 @@ class CellTypeClassifier(CountsModelMixin, UnsupervisedTrainingMixin, BaseModelC
     """
 
     _module_cls = ClassifierModule
-    _training_plan_cls = _FineTuningPlan
+    _training_plan_cls = FineTuningPlan
+    _default_batch_size = 128
+    _default_lr = 5e-3
+    _default_weight_decay = 1e-4
+    _default_early_stopping_patience = 10
+    _default_plan_kwargs: ClassVar[dict[str, Any]] = {}
 
     def __init__(
         self,
@@ -153,11 +139,11 @@ class CellTypeClassifier(CountsModelMixin, UnsupervisedTrainingMixin, BaseModelC
         n_hidden_head: int = 0,
         head_dropout: float = 0.1,
         freeze_encoder: bool = False,
-        class_weight: Literal["balanced"] | None = "balanced",
+        class_weight: ClassWeight | None = "balanced",
     ):
         super().__init__(adata)
-        if class_weight not in ("balanced", None):
-            raise ValueError(f"class_weight must be 'balanced' or None, got {class_weight!r}")
+        if class_weight is not None:
+            check_option("class_weight", class_weight, ClassWeight)
         labels_state = self.adata_manager.get_state_registry(REGISTRY_KEYS.LABELS_KEY)
         self.unlabeled_category_ = labels_state.unlabeled_category
         mapping = list(labels_state.categorical_mapping)
@@ -236,32 +222,28 @@ class CellTypeClassifier(CountsModelMixin, UnsupervisedTrainingMixin, BaseModelC
         ...     adata, labels_key="label", layer="counts"
         ... )  # doctest: +SKIP
         """
-        _check_obs_keys(
-            adata,
-            {
-                "labels_key": labels_key,
-                "batch_key": batch_key,
-                "categorical_covariate_keys": categorical_covariate_keys,
-                "continuous_covariate_keys": continuous_covariate_keys,
-            },
-        )
+        cls._register_anndata(adata, _compat.setup_method_args(cls, locals()), **kwargs)
+
+    @classmethod
+    def _validate_setup(
+        cls,
+        adata: AnnData,
+        *,
+        labels_key: str,
+        unlabeled_category: str = "Unknown",
+        **setup_args,
+    ) -> None:
+        super()._validate_setup(adata, labels_key=labels_key, **setup_args)
         if adata.obs[labels_key].isna().any():
             n_missing = int(adata.obs[labels_key].isna().sum())
             raise ValueError(
                 f"adata.obs[{labels_key!r}] has {n_missing} missing values; write "
                 f"{unlabeled_category!r} (the unlabeled_category) for cells without a label"
             )
-        check_raw_counts(adata, layer)
-        setup_method_args = _compat.setup_method_args(cls, locals())
-        fields = count_fields(
-            layer, batch_key, None, categorical_covariate_keys, continuous_covariate_keys
-        )
-        fields[2] = LabelsWithUnlabeledObsField(
-            REGISTRY_KEYS.LABELS_KEY, labels_key, unlabeled_category
-        )
-        adata_manager = AnnDataManager(fields=fields, setup_method_args=setup_method_args)
-        adata_manager.register_fields(adata, **kwargs)
-        cls.register_manager(adata_manager)
+
+    @classmethod
+    def _labels_field(cls, labels_key, unlabeled_category: str = "Unknown", **setup_args):
+        return LabelsWithUnlabeledObsField(REGISTRY_KEYS.LABELS_KEY, labels_key, unlabeled_category)
 
     @classmethod
     def from_pretrained(
@@ -274,7 +256,7 @@ class CellTypeClassifier(CountsModelMixin, UnsupervisedTrainingMixin, BaseModelC
         load_weights: bool = True,
         n_hidden_head: int = 0,
         head_dropout: float = 0.1,
-        class_weight: Literal["balanced"] | None = "balanced",
+        class_weight: ClassWeight | None = "balanced",
     ) -> CellTypeClassifier:
         """Build a classifier on the encoder of a trained scssl self-supervised model.
 
@@ -310,14 +292,9 @@ class CellTypeClassifier(CountsModelMixin, UnsupervisedTrainingMixin, BaseModelC
         >>> clf.train(max_epochs=50)  # doctest: +SKIP
         """
         config = encoder_config(ssl_model)
-        n_in_first = config.pop("_n_in_first")
         if not ssl_model.is_trained:
             logger.warning("from_pretrained: %s has not been trained", type(ssl_model).__name__)
-        ssl_genes = pd.Index(
-            ssl_model.adata_manager.registry["field_registries"]["X"]["state_registry"].get(
-                "column_names", []
-            )
-        )
+        ssl_genes = _compat.registered_genes(ssl_model)
         if len(ssl_genes) and not adata.var_names.equals(ssl_genes):
             shared = int(ssl_genes.isin(adata.var_names).sum())
             raise ValueError(
@@ -326,7 +303,7 @@ class CellTypeClassifier(CountsModelMixin, UnsupervisedTrainingMixin, BaseModelC
                 "the model's (adata[:, model.adata.var_names]) or use "
                 "prepare_query_anndata"
             )
-        setup_args = dict(ssl_model.adata_manager.registry.get("setup_args", {}))
+        setup_args = _compat.setup_args(ssl_model)
         cls.setup_anndata(
             adata,
             labels_key=labels_key,
@@ -359,10 +336,14 @@ class CellTypeClassifier(CountsModelMixin, UnsupervisedTrainingMixin, BaseModelC
                         "the column the model's categories in the model's order, e.g. "
                         "adata.obs[key] = pd.Categorical(adata.obs[key], categories=...)"
                     )
-        first = next(m for m in model.module.z_encoder.modules() if isinstance(m, torch.nn.Linear))
-        if first.in_features != n_in_first:
+        first, n_in_first = (
+            next(m for m in module.z_encoder.modules() if isinstance(m, torch.nn.Linear))
+            for module in (model.module, ssl_model.module)
+        )
+        if first.in_features != n_in_first.in_features:
             raise ValueError(
-                f"encoder input width differs ({first.in_features} vs {n_in_first}): the "
+                f"encoder input width differs ({first.in_features} vs "
+                f"{n_in_first.in_features}): the "
                 "covariates of adata do not match the pretrained model's"
             )
         if load_weights:
@@ -375,20 +356,19 @@ class CellTypeClassifier(CountsModelMixin, UnsupervisedTrainingMixin, BaseModelC
     def train(
         self,
         max_epochs: int | None = None,
-        lr: float = 5e-3,
+        lr: float | None = None,
         encoder_lr_ratio: float = 0.1,
-        weight_decay: float = 1e-4,
-        batch_size: int = 128,
         validation_fraction: float = 0.1,
-        early_stopping: bool = False,
-        early_stopping_patience: int = 10,
-        accelerator: str = "auto",
-        devices: int | list[int] | str = "auto",
         seed: int = 0,
+        early_stopping: bool = False,
         plan_kwargs: dict | None = None,
-        **trainer_kwargs,
+        **kwargs,
     ):
         """Train on the labelled cells only (unlabelled cells are never loaded).
+
+        Other arguments are those of :meth:`scssl.model.MaskedAE.train` (``batch_size``
+        128, ``weight_decay`` 1e-4, ``early_stopping_patience`` 10 here); the cells are
+        split here, not by ``train_size``.
 
         Parameters
         ----------
@@ -396,26 +376,20 @@ class CellTypeClassifier(CountsModelMixin, UnsupervisedTrainingMixin, BaseModelC
             Passes over the labelled training cells; ``None`` gives about 400 optimisation
             steps (between 20 and 400 epochs), enough for small label sets.
         lr
-            Learning rate of the head.
+            Learning rate of the head (default 5e-3).
         encoder_lr_ratio
             Encoder learning rate as a share of ``lr`` (fine-tuning only).
-        weight_decay
-            Adam weight decay.
-        batch_size
-            Minibatch size.
         validation_fraction
             Share of labelled cells held out for ``validation_loss`` / ``accuracy_validation``
             (0: none).
-        early_stopping, early_stopping_patience
-            Stop when ``validation_loss`` stops improving.
-        accelerator, devices
-            Lightning hardware settings.
         seed
             Seed of the train / validation split of the labelled cells.
+        early_stopping
+            Stop when ``validation_loss`` stops improving (needs ``validation_fraction > 0``).
         plan_kwargs
             Further :class:`scvi.train.TrainingPlan` arguments.
-        **trainer_kwargs
-            Further :class:`scvi.train.Trainer` arguments.
+        **kwargs
+            Further arguments of the shared ``train`` and of :class:`scvi.train.Trainer`.
 
         Examples
         --------
@@ -426,43 +400,36 @@ class CellTypeClassifier(CountsModelMixin, UnsupervisedTrainingMixin, BaseModelC
             raise ValueError(f"validation_fraction must lie in [0, 1), got {validation_fraction}")
         if encoder_lr_ratio < 0:
             raise ValueError(f"encoder_lr_ratio must be >= 0, got {encoder_lr_ratio}")
-        plan_kwargs = {
-            "lr": lr,
-            "weight_decay": weight_decay,
-            "encoder_lr_ratio": encoder_lr_ratio,
-            **(plan_kwargs or {}),
-        }
-        extra = {k: v for k, v in plan_kwargs.items() if k != "encoder_lr_ratio"}
-        validate_plan_kwargs(extra, self.module)
+        train_idx, val_idx, unlabelled = self._labelled_split(validation_fraction, seed)
+        if early_stopping and len(val_idx) == 0:
+            raise ValueError("early_stopping needs validation_fraction > 0")
+        if len(val_idx):
+            kwargs.setdefault("check_val_every_n_epoch", 1)
+        if max_epochs is None:
+            batch_size = kwargs.get("batch_size") or self._batch_size()
+            steps_per_epoch = max(1, int(np.ceil(len(train_idx) / batch_size)))
+            max_epochs = int(np.clip(round(400 / steps_per_epoch), 20, 400))
+        return super().train(
+            max_epochs=max_epochs,
+            lr=lr,
+            early_stopping=early_stopping,
+            plan_kwargs={"encoder_lr_ratio": encoder_lr_ratio, **(plan_kwargs or {})},
+            datasplitter_kwargs={"external_indexing": [train_idx, val_idx, unlabelled]},
+            **kwargs,
+        )
+
+    def _labelled_split(
+        self, validation_fraction: float, seed: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Training and validation positions among the labelled cells, and the unlabelled."""
         codes = self.adata_manager.get_from_registry(REGISTRY_KEYS.LABELS_KEY).ravel()
         labelled = np.flatnonzero(codes < len(self.classes_))
         unlabelled = np.flatnonzero(codes >= len(self.classes_))
-        rng = np.random.default_rng(seed)
-        order = rng.permutation(labelled)
+        order = np.random.default_rng(seed).permutation(labelled)
         n_val = int(round(validation_fraction * len(order)))
         if len(order) - n_val < 2:
             raise ValueError(f"too few labelled cells to train ({len(labelled)})")
-        train_idx, val_idx = np.sort(order[n_val:]), np.sort(order[:n_val])
-        if max_epochs is None:
-            steps_per_epoch = max(1, int(np.ceil(len(train_idx) / batch_size)))
-            max_epochs = int(np.clip(round(400 / steps_per_epoch), 20, 400))
-        if early_stopping:
-            if n_val == 0:
-                raise ValueError("early_stopping needs validation_fraction > 0")
-            trainer_kwargs.setdefault("early_stopping_monitor", "validation_loss")
-            trainer_kwargs.setdefault("early_stopping_patience", early_stopping_patience)
-        if n_val:
-            trainer_kwargs.setdefault("check_val_every_n_epoch", 1)
-        return super().train(
-            max_epochs=max_epochs,
-            accelerator=accelerator,
-            devices=devices,
-            batch_size=batch_size,
-            early_stopping=early_stopping,
-            datasplitter_kwargs={"external_indexing": [train_idx, val_idx, unlabelled]},
-            plan_kwargs=plan_kwargs,
-            **trainer_kwargs,
-        )
+        return np.sort(order[n_val:]), np.sort(order[:n_val]), unlabelled
 
     @torch.inference_mode()
     def predict(
@@ -502,6 +469,5 @@ class CellTypeClassifier(CountsModelMixin, UnsupervisedTrainingMixin, BaseModelC
         probs = self._map_cells(probabilities, adata, indices, batch_size)
         if not soft:
             return self.classes_[probs.argmax(axis=1)].astype(str)
-        adata = self._validate_anndata(adata)
-        obs_names = adata.obs_names if indices is None else adata.obs_names[np.asarray(indices)]
-        return pd.DataFrame(probs, index=obs_names, columns=self.classes_.astype(str))
+        columns = self.classes_.astype(str)
+        return pd.DataFrame(probs, index=self._obs_names(adata, indices), columns=columns)

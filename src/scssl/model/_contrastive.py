@@ -3,29 +3,26 @@
 from __future__ import annotations
 
 import logging
-from typing import Literal
 
 import numpy as np
 import torch
 from anndata import AnnData
 from scvi import REGISTRY_KEYS
-from scvi.data import AnnDataManager
 from scvi.data.fields import NumericalObsField, ObsmField
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 
 from scssl import _compat
-from scssl.data import check_raw_counts
+from scssl._constants import SCSSL_REGISTRY_KEYS
+from scssl._options import ContrastiveMethod, check_option
 from scssl.module import ContrastiveModule
-from scssl.module._contrastive import KNN_PARTNERS_KEY, METHODS, MNN_PARTNER_KEY
+from scssl.nn import AugmentationSettings
 from scssl.train import EMATrainingPlan
 
-from ._base import (
-    CountsModelMixin,
-    SSLTrainingMixin,
-    _check_obs_keys,
-    count_fields,
-)
+from ._base import ScsslModelMixin
 from ._query import QueryMappingMixin
+
+MNN_PARTNER_KEY = SCSSL_REGISTRY_KEYS.MNN_PARTNER_KEY
+KNN_PARTNERS_KEY = SCSSL_REGISTRY_KEYS.KNN_PARTNERS_KEY
 
 logger = logging.getLogger("scssl")
 
@@ -66,9 +63,7 @@ def _check_knn_matrix(adata: AnnData, knn_key: str) -> None:
     _check_partner_positions(values, where, adata.n_obs, fix)
 
 
-class Contrastive(
-    QueryMappingMixin, CountsModelMixin, SSLTrainingMixin, UnsupervisedTrainingMixin, BaseModelClass
-):
+class Contrastive(QueryMappingMixin, ScsslModelMixin, UnsupervisedTrainingMixin, BaseModelClass):
     """Joint-embedding self-supervision on raw counts with single-cell augmentations.
 
     Each cell is augmented twice (count-level thinning or negative-binomial noise,
@@ -145,7 +140,7 @@ class Contrastive(
     def __init__(
         self,
         adata: AnnData,
-        method: Literal["simclr", "byol", "barlow_twins", "vicreg"] = "vicreg",
+        method: ContrastiveMethod = "vicreg",
         n_latent: int = 128,
         n_hidden: int = 512,
         n_layers: int = 2,
@@ -178,8 +173,7 @@ class Contrastive(
         **module_kwargs,
     ):
         super().__init__(adata)
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        check_option("method", method, ContrastiveMethod)
         registry = self.adata_manager.data_registry
         has_mnn, has_knn = MNN_PARTNER_KEY in registry, KNN_PARTNERS_KEY in registry
         if mnn_prob > 0 and not has_mnn:
@@ -209,19 +203,7 @@ class Contrastive(
             invariance_weight=invariance_weight,
             variance_weight=variance_weight,
             covariance_weight=covariance_weight,
-            mask_prob=mask_prob,
-            mask_fraction=mask_fraction,
-            noise_prob=noise_prob,
-            noise_std=noise_std,
-            noise_nonzero_only=noise_nonzero_only,
-            thinning_prob=thinning_prob,
-            thinning_min_keep=thinning_min_keep,
-            nb_prob=nb_prob,
-            nb_theta=nb_theta,
-            swap_prob=swap_prob,
-            swap_fraction=swap_fraction,
-            crossover_prob=crossover_prob,
-            crossover_fraction=crossover_fraction,
+            augmentations=AugmentationSettings.from_arguments(locals()),
             mnn_prob=mnn_prob,
             knn_prob=knn_prob,
             encode_covariates=encode_covariates,
@@ -251,7 +233,7 @@ class Contrastive(
         knn_key: str | None = None,
         **kwargs,
     ) -> None:
-        """Register an AnnData of raw counts (see :meth:`CountsModelMixin.setup_anndata`).
+        """Register an AnnData of raw counts (see :meth:`scssl.model.MaskedAE.setup_anndata`).
 
         Parameters
         ----------
@@ -278,30 +260,32 @@ class Contrastive(
         >>> adata = scssl.data.pbmc68k_counts()
         >>> scssl.model.Contrastive.setup_anndata(adata, layer="counts")
         """
-        _check_obs_keys(
-            adata,
-            {
-                "batch_key": batch_key,
-                "labels_key": labels_key,
-                "categorical_covariate_keys": categorical_covariate_keys,
-                "continuous_covariate_keys": continuous_covariate_keys,
-                "mnn_key": mnn_key,
-            },
-        )
-        check_raw_counts(adata, layer)
+        cls._register_anndata(adata, _compat.setup_method_args(cls, locals()), **kwargs)
+
+    @classmethod
+    def _validate_setup(
+        cls,
+        adata: AnnData,
+        *,
+        mnn_key: str | None = None,
+        knn_key: str | None = None,
+        batch_key: str | None = None,
+        **setup_args,
+    ) -> None:
+        super()._validate_setup(adata, mnn_key=mnn_key, batch_key=batch_key, **setup_args)
         if mnn_key is not None:
             _check_mnn_column(adata, mnn_key, batch_key)
         if knn_key is not None:
             _check_knn_matrix(adata, knn_key)
-        setup_method_args = _compat.setup_method_args(cls, locals())
-        fields = count_fields(
-            layer, batch_key, labels_key, categorical_covariate_keys, continuous_covariate_keys
-        )
+
+    @classmethod
+    def _extra_fields(
+        cls, mnn_key: str | None = None, knn_key: str | None = None, **setup_args
+    ) -> list:
         # partner positions travel in minibatches as float32: exact up to 2**24 cells
+        fields: list = []
         if mnn_key is not None:
             fields.append(NumericalObsField(MNN_PARTNER_KEY, mnn_key))
         if knn_key is not None:
             fields.append(ObsmField(KNN_PARTNERS_KEY, knn_key))
-        adata_manager = AnnDataManager(fields=fields, setup_method_args=setup_method_args)
-        adata_manager.register_fields(adata, **kwargs)
-        cls.register_manager(adata_manager)
+        return fields

@@ -5,29 +5,30 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from anndata import AnnData
 from scipy import sparse
 from scvi import REGISTRY_KEYS
-from scvi.data import AnnDataManager
 from scvi.data.fields import LayerField, NumericalObsField
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 
 from scssl import _compat
+from scssl._constants import OBS_COLUMNS, OUTPUT_KEYS, SCSSL_REGISTRY_KEYS
 from scssl.data import get_matrix
 from scssl.module import DrugResponseModule
-from scssl.module._drug_response import CLUSTER_KEY, DOMAIN_KEY, RESPONSE_KEY
-from scssl.train import SSLTrainingPlan
 
-from ._base import CountsModelMixin, validate_plan_kwargs
+from ._base import ScsslModelMixin
 
 logger = logging.getLogger("scssl")
 
-DOMAIN_COL = "_scssl_domain"
-RESPONSE_COL = "_scssl_response"
-CLUSTER_COL = "_scssl_cluster"
+DOMAIN_COL, RESPONSE_COL, CLUSTER_COL = (
+    OBS_COLUMNS.DOMAIN,
+    OBS_COLUMNS.RESPONSE,
+    OBS_COLUMNS.CLUSTER,
+)
 _SENSITIVE = {"1", "1.0", "true", "sensitive", "s"}
 _RESISTANT = {"0", "0.0", "false", "resistant", "r"}
 
@@ -51,6 +52,24 @@ def _parse_response(values: pd.Series) -> np.ndarray:
     return out
 
 
+def _domains_and_response(
+    adata: AnnData, domain_key: str, response_key: str, bulk_domain: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which rows are bulk, and the parsed response (0/1/NaN), after checking the domains."""
+    domain = adata.obs[domain_key]
+    if domain.isna().any():
+        raise ValueError(f"adata.obs[{domain_key!r}] has missing values; every row needs a domain")
+    values = sorted(map(str, pd.unique(domain.astype(str))))
+    if len(values) != 2 or bulk_domain not in values:
+        raise ValueError(
+            f"mismatched domains: adata.obs[{domain_key!r}] holds {values}; it needs exactly "
+            f"two values, one of them bulk_domain={bulk_domain!r} (build the AnnData with "
+            "scssl.data.build_drug_response_adata)."
+        )
+    is_bulk = (domain.astype(str) == bulk_domain).to_numpy()
+    return is_bulk, _parse_response(adata.obs[response_key])
+
+
 def _kmeans_clusters(values: np.ndarray, n_clusters: int, seed: int) -> np.ndarray:
     from sklearn.cluster import KMeans
     from sklearn.decomposition import PCA
@@ -63,7 +82,7 @@ def _kmeans_clusters(values: np.ndarray, n_clusters: int, seed: int) -> np.ndarr
     return KMeans(n_clusters=n_clusters, n_init=4, random_state=seed).fit_predict(reduced)
 
 
-class DrugResponseTransfer(CountsModelMixin, UnsupervisedTrainingMixin, BaseModelClass):
+class DrugResponseTransfer(ScsslModelMixin, UnsupervisedTrainingMixin, BaseModelClass):
     """Transfer a drug-response classifier from bulk cell lines to single cells.
 
     A shared denoising autoencoder embeds bulk profiles and single cells; a response
@@ -133,7 +152,12 @@ class DrugResponseTransfer(CountsModelMixin, UnsupervisedTrainingMixin, BaseMode
     """
 
     _module_cls = DrugResponseModule
-    _training_plan_cls = SSLTrainingPlan  # distributed-safe extra metrics
+    _count_data = False  # scaled values of two domains, not counts
+    _default_max_epochs = 300
+    _default_weight_decay = 1e-4
+    _default_early_stopping_patience = 30
+    _early_stopping_monitor = "response_bce_validation"
+    _default_plan_kwargs: ClassVar[dict[str, Any]] = {}
 
     def __init__(
         self,
@@ -236,35 +260,30 @@ class DrugResponseTransfer(CountsModelMixin, UnsupervisedTrainingMixin, BaseMode
         >>> import scssl
         >>> scssl.model.DrugResponseTransfer.setup_anndata(adata)  # doctest: +SKIP
         """
-        for argument, key in (
-            ("domain_key", domain_key),
-            ("response_key", response_key),
-            ("cluster_key", cluster_key),
-        ):
-            if key is not None and key not in adata.obs:
-                raise KeyError(f"{argument}={key!r} is not a column of adata.obs")
-        domain = adata.obs[domain_key]
-        if domain.isna().any():
-            raise ValueError(
-                f"adata.obs[{domain_key!r}] has missing values; every row needs a domain"
-            )
-        values = sorted(map(str, pd.unique(domain.astype(str))))
-        if len(values) != 2 or bulk_domain not in values:
-            raise ValueError(
-                f"mismatched domains: adata.obs[{domain_key!r}] holds {values}; it needs exactly "
-                f"two values, one of them bulk_domain={bulk_domain!r} (build the AnnData with "
-                "scssl.data.build_drug_response_adata)."
-            )
-        is_bulk = (domain.astype(str) == bulk_domain).to_numpy()
-        response = _parse_response(adata.obs[response_key])
+        cls._register_anndata(adata, _compat.setup_method_args(cls, locals()), **kwargs)
+
+    @classmethod
+    def _validate_setup(
+        cls,
+        adata: AnnData,
+        *,
+        domain_key: str = "domain",
+        response_key: str = "response",
+        layer: str | None = None,
+        bulk_domain: str = "bulk",
+        **setup_args,
+    ) -> None:
+        super()._validate_setup(
+            adata, domain_key=domain_key, response_key=response_key, layer=layer, **setup_args
+        )
+        is_bulk, response = _domains_and_response(adata, domain_key, response_key, bulk_domain)
         if np.isfinite(response[~is_bulk]).any():
             warnings.warn(
                 f"{int(np.isfinite(response[~is_bulk]).sum())} single-cell rows carry a response; "
                 "single-cell labels are never used for training and are ignored.",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=4,
             )
-        response[~is_bulk] = np.nan
         bulk_labels = response[is_bulk]
         bulk_labels = bulk_labels[np.isfinite(bulk_labels)]
         if bulk_labels.size == 0:
@@ -285,28 +304,6 @@ class DrugResponseTransfer(CountsModelMixin, UnsupervisedTrainingMixin, BaseMode
                 f"layer {layer or 'X'!r} holds NaN or infinite values; scale the data first "
                 "(scssl.data.build_drug_response_adata)."
             )
-        if cluster_key is not None:
-            codes = pd.Categorical(adata.obs[cluster_key].astype(str)).codes.astype(float)
-            clusters = np.where(is_bulk, -1.0, codes)
-        else:
-            sc_values = matrix[~is_bulk]
-            sc_values = sc_values.toarray() if sparse.issparse(sc_values) else sc_values
-            clusters = np.full(adata.n_obs, -1.0)
-            clusters[~is_bulk] = _kmeans_clusters(sc_values, n_clusters, seed)
-
-        adata.obs[DOMAIN_COL] = (~is_bulk).astype(np.float32)
-        adata.obs[RESPONSE_COL] = response.astype(np.float32)
-        adata.obs[CLUSTER_COL] = clusters.astype(np.float32)
-        setup_method_args = _compat.setup_method_args(cls, locals())
-        fields = [
-            LayerField(REGISTRY_KEYS.X_KEY, layer, is_count_data=False),
-            NumericalObsField(DOMAIN_KEY, DOMAIN_COL),
-            NumericalObsField(RESPONSE_KEY, RESPONSE_COL),
-            NumericalObsField(CLUSTER_KEY, CLUSTER_COL),
-        ]
-        adata_manager = AnnDataManager(fields=fields, setup_method_args=setup_method_args)
-        adata_manager.register_fields(adata, **kwargs)
-        cls.register_manager(adata_manager)
         logger.info(
             "drug response: %d bulk rows (%d labelled: %d sensitive), %d single cells",
             int(is_bulk.sum()),
@@ -315,108 +312,85 @@ class DrugResponseTransfer(CountsModelMixin, UnsupervisedTrainingMixin, BaseMode
             int((~is_bulk).sum()),
         )
 
+    @classmethod
+    def _anndata_fields(
+        cls,
+        adata: AnnData,
+        domain_key: str = "domain",
+        response_key: str = "response",
+        layer: str | None = None,
+        bulk_domain: str = "bulk",
+        cluster_key: str | None = None,
+        n_clusters: int = 8,
+        seed: int = 0,
+    ) -> list:
+        """Write the three derived ``.obs`` columns and register them with the values."""
+        is_bulk, response = _domains_and_response(adata, domain_key, response_key, bulk_domain)
+        response[~is_bulk] = np.nan
+        if cluster_key is not None:
+            codes = pd.Categorical(adata.obs[cluster_key].astype(str)).codes.astype(float)
+            clusters = np.where(is_bulk, -1.0, codes)
+        else:
+            sc_values = get_matrix(adata, layer)[~is_bulk]
+            sc_values = sc_values.toarray() if sparse.issparse(sc_values) else sc_values
+            clusters = np.full(adata.n_obs, -1.0)
+            clusters[~is_bulk] = _kmeans_clusters(sc_values, n_clusters, seed)
+        adata.obs[DOMAIN_COL] = (~is_bulk).astype(np.float32)
+        adata.obs[RESPONSE_COL] = response.astype(np.float32)
+        adata.obs[CLUSTER_COL] = clusters.astype(np.float32)
+        return [
+            LayerField(REGISTRY_KEYS.X_KEY, layer, is_count_data=False),
+            NumericalObsField(SCSSL_REGISTRY_KEYS.DOMAIN_KEY, DOMAIN_COL),
+            NumericalObsField(SCSSL_REGISTRY_KEYS.RESPONSE_KEY, RESPONSE_COL),
+            NumericalObsField(SCSSL_REGISTRY_KEYS.CLUSTER_KEY, CLUSTER_COL),
+        ]
+
     # -- training ---------------------------------------------------------------------------
     def train(
         self,
-        max_epochs: int = 300,
-        lr: float = 1e-3,
-        weight_decay: float = 1e-4,
-        batch_size: int | None = None,
+        max_epochs: int | None = None,
         warmup_epochs: int = 50,
-        train_size: float | None = 0.9,
-        validation_size: float | None = None,
-        check_val_every_n_epoch: int | None = None,
-        early_stopping: bool = False,
-        early_stopping_patience: int = 30,
-        accelerator: str = "auto",
-        devices: int | list[int] | str = "auto",
         plan_kwargs: dict | None = None,
-        **trainer_kwargs,
+        **kwargs,
     ):
         """Train all terms jointly with scvi-tools' trainer.
+
+        Other arguments are those of :meth:`scssl.model.MaskedAE.train` (here
+        ``weight_decay`` 1e-4, ``early_stopping_patience`` 30).
 
         Parameters
         ----------
         max_epochs
-            Passes through the data.
-        lr, weight_decay
-            Adam settings.
-        batch_size
-            Minibatch size; ``None`` trains full-batch up to 4096 rows (exact MMD between
-            the domains, balanced use of both), else 1024.
+            Passes through the data (default 300).
         warmup_epochs
             Epochs over which the alignment terms (MMD, cluster consistency) ramp from 0
             to full weight, so the autoencoder and predictor settle first.
-        train_size, validation_size
-            Random split of all rows; validation metrics (``response_bce_validation`` on
-            held-out labelled bulk rows, ...) go to ``model.history``.
-        check_val_every_n_epoch
-            Validation frequency.
-        early_stopping, early_stopping_patience
-            Stop when the held-out bulk BCE (``response_bce_validation``) stops improving.
-            Only bulk labels are used for this choice.
-        accelerator, devices
-            Lightning hardware settings (CPU or GPU, nothing hard-coded).
         plan_kwargs
             Further arguments of :class:`scvi.train.TrainingPlan`.
-        **trainer_kwargs
-            Further arguments of :class:`scvi.train.Trainer`.
+        **kwargs
+            ``batch_size`` (``None`` trains full-batch up to 4096 rows: exact MMD between
+            the domains, balanced use of both; else 1024), ``train_size`` /
+            ``validation_size`` (validation metrics such as ``response_bce_validation``,
+            on held-out labelled bulk rows, go to ``model.history``), ``early_stopping``
+            (on the held-out bulk BCE: only bulk labels choose the epoch), ``lr``,
+            ``accelerator``, ``devices`` and :class:`scvi.train.Trainer` arguments.
 
         Examples
         --------
         >>> model.train(max_epochs=200)  # doctest: +SKIP
         >>> model.history["response_bce_train"].tail()  # doctest: +SKIP
         """
-        plan_kwargs = {
-            "lr": lr,
-            "weight_decay": weight_decay,
-            "n_epochs_kl_warmup": max(int(warmup_epochs), 0) or None,
-            **(plan_kwargs or {}),
-        }
+        warmup = max(int(warmup_epochs), 0) or None
+        plan_kwargs = {"n_epochs_kl_warmup": warmup, **(plan_kwargs or {})}
         if plan_kwargs["n_epochs_kl_warmup"] is None:
             plan_kwargs["n_steps_kl_warmup"] = None
-        validate_plan_kwargs(plan_kwargs, self.module)
-        if batch_size is None:
-            batch_size = self.adata.n_obs if self.adata.n_obs <= 4096 else 1024
-        trainer_kwargs.setdefault("log_every_n_steps", 1)
-        if early_stopping:
-            trainer_kwargs.setdefault("early_stopping_monitor", "response_bce_validation")
-            trainer_kwargs.setdefault("early_stopping_patience", early_stopping_patience)
-            trainer_kwargs.setdefault("early_stopping_mode", "min")
-        return super().train(
-            max_epochs=max_epochs,
-            accelerator=accelerator,
-            devices=devices,
-            train_size=train_size,
-            validation_size=validation_size,
-            batch_size=batch_size,
-            early_stopping=early_stopping,
-            check_val_every_n_epoch=check_val_every_n_epoch,
-            plan_kwargs=plan_kwargs,
-            **trainer_kwargs,
-        )
+        kwargs.setdefault("log_every_n_steps", 1)
+        return super().train(max_epochs=max_epochs, plan_kwargs=plan_kwargs, **kwargs)
+
+    def _batch_size(self) -> int:
+        return self.adata.n_obs if self.adata.n_obs <= 4096 else 1024
 
     # -- outputs ----------------------------------------------------------------------------
-    def get_latent_representation(
-        self,
-        adata: AnnData | None = None,
-        indices: Sequence[int] | None = None,
-        batch_size: int | None = None,
-    ) -> np.ndarray:
-        """Shared embedding of bulk rows and cells (no corruption, eval mode).
-
-        Examples
-        --------
-        >>> adata.obsm["X_drug_response"] = model.get_latent_representation()  # doctest: +SKIP
-        """
-        self._check_if_trained(warn=True)
-        return self._map_cells(
-            lambda t: self.module.inference(t[REGISTRY_KEYS.X_KEY], corrupt=False)["z"],
-            adata,
-            indices,
-            batch_size,
-        )
-
     def predict_proba(
         self,
         adata: AnnData | None = None,
@@ -442,7 +416,7 @@ class DrugResponseTransfer(CountsModelMixin, UnsupervisedTrainingMixin, BaseMode
         self,
         adata: AnnData | None = None,
         threshold: float = 0.5,
-        key_added: str = "drug_response",
+        key_added: str = OUTPUT_KEYS.DRUG_RESPONSE,
         batch_size: int | None = None,
     ) -> pd.DataFrame:
         """Per-row probability of sensitivity and a hard call, written to ``.obs``.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -12,24 +11,15 @@ import torch
 from anndata import AnnData
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 
+from scssl._options import LossOn, MaskingKind, ReconstructionKind, check_option
 from scssl.data import GeneProgrammes, as_programmes
 from scssl.module import MaskedAEModule
-from scssl.nn import (
-    GeneProgrammeMasking,
-    IsolatedProgrammeMasking,
-    MaskingStrategy,
-    ProgrammeToTFMasking,
-    RandomMasking,
-    is_sparse_csr,
-)
+from scssl.nn import MASKING_STRATEGIES, MaskingStrategy, is_sparse_csr
 
-from ._base import CountsModelMixin, SSLTrainingMixin
+from ._base import ScsslModelMixin
 from ._query import QueryMappingMixin
 
 logger = logging.getLogger("scssl")
-
-MaskingKind = Literal["random", "gene_programme", "gp_to_gp", "gp_to_tf"]
-MASKING_KINDS = ("random", "gene_programme", "gp_to_gp", "gp_to_tf")
 
 
 def align_model_programmes(
@@ -44,9 +34,9 @@ def align_model_programmes(
     otherwise they are aligned with no size filter (``min_genes=1``): filter them
     yourself with :meth:`GeneProgrammes.align` to choose sizes.
     """
-    if masking not in MASKING_KINDS:
-        raise ValueError(f"masking must be one of {MASKING_KINDS}, got {masking!r}")
-    if masking == "random":
+    check_option("masking", masking, MaskingKind)
+    needs = MASKING_STRATEGIES[masking].needs
+    if needs is None:
         if programmes is not None or programme_tfs is not None:
             raise ValueError(
                 "programmes were given but masking='random' does not use them; set "
@@ -59,7 +49,7 @@ def align_model_programmes(
             "scssl.data.GeneProgrammes.from_gmt(path)) or a dict name -> genes"
         )
     gp = as_programmes(programmes, programme_tfs)
-    if masking == "gp_to_tf" and gp.tfs is None:
+    if needs == "tf_programmes" and gp.tfs is None:
         raise ValueError(
             "masking='gp_to_tf' needs TF programmes: read them with scssl.data.read_regulons, "
             "GeneProgrammes.from_gmt(path, tf_from_name=True), or pass programme_tfs="
@@ -75,7 +65,7 @@ def align_model_programmes(
                 len(gp.report),
                 gp.coverage()["dropped_by_reason"],
             )
-    if masking != "gp_to_tf" and gp.tfs is not None:
+    if needs != "tf_programmes" and gp.tfs is not None:
         # the TF plays no role in these strategies; keep the programme genes only
         gp = GeneProgrammes(gp.to_dict(), source=gp.source).align(list(var_names), min_genes=1)
     return gp
@@ -85,18 +75,12 @@ def build_masking(
     masking: str, programmes: GeneProgrammes | None, mask_ratio: float, programme_fraction: float
 ) -> MaskingStrategy:
     """The masking strategy named ``masking`` for aligned ``programmes``."""
-    if masking == "random":
-        return RandomMasking(mask_ratio)
-    if masking == "gene_programme":
-        return GeneProgrammeMasking(programmes.membership, programme_fraction)
-    if masking == "gp_to_gp":
-        return IsolatedProgrammeMasking(programmes.membership)
-    return ProgrammeToTFMasking(programmes.membership, programmes.tf_indices())
+    return MASKING_STRATEGIES[masking].from_settings(
+        programmes, mask_ratio=mask_ratio, programme_fraction=programme_fraction
+    )
 
 
-class MaskedAE(
-    QueryMappingMixin, CountsModelMixin, SSLTrainingMixin, UnsupervisedTrainingMixin, BaseModelClass
-):
+class MaskedAE(QueryMappingMixin, ScsslModelMixin, UnsupervisedTrainingMixin, BaseModelClass):
     """Masked autoencoder for single-cell RNA-seq counts.
 
     For every cell and step a random subset of genes is hidden; the model learns
@@ -172,8 +156,8 @@ class MaskedAE(
         dropout_rate: float = 0.1,
         mask_ratio: float = 0.5,
         mask_value: float = 0.0,
-        loss_on: Literal["masked", "all"] = "masked",
-        reconstruction: Literal["mse", "nb"] = "mse",
+        loss_on: LossOn = "masked",
+        reconstruction: ReconstructionKind = "mse",
         encode_covariates: bool = False,
         masking: MaskingKind = "random",
         programmes: GeneProgrammes | dict[str, list[str]] | None = None,
@@ -237,7 +221,7 @@ class MaskedAE(
 
         def reconstruct(tensors):
             inputs = module._get_inference_input(tensors)
-            inference_outputs = module.inference(**inputs, apply_mask=False)
+            inference_outputs = module.inference(**inputs, **module._embedding_kwargs)
             generative_inputs = module._get_generative_input(tensors, inference_outputs)
             log_expr = module.predict_log_expression(module.generative(**generative_inputs))
             return torch.expm1(log_expr).clamp_min(0) * (library_size / module.target_sum)
@@ -245,9 +229,8 @@ class MaskedAE(
         values = self._map_cells(reconstruct, adata, indices, batch_size)
         if return_numpy:
             return values
-        adata = self._validate_anndata(adata)
-        obs_names = adata.obs_names if indices is None else adata.obs_names[np.asarray(indices)]
-        return pd.DataFrame(values, index=obs_names, columns=adata.var_names)
+        genes = self._validate_anndata(adata).var_names
+        return pd.DataFrame(values, index=self._obs_names(adata, indices), columns=genes)
 
     def get_masked_reconstruction(
         self,

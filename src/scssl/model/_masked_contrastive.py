@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from anndata import AnnData
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 
+from scssl._options import LossOn, ReconstructionKind, SymmetricContrastiveMethod
 from scssl.module import MaskedContrastiveModule
 
-from ._base import CountsModelMixin, SSLTrainingMixin
+from ._base import ScsslModelMixin
 from ._query import QueryMappingMixin
 
 
 class MaskedContrastive(
-    QueryMappingMixin, CountsModelMixin, SSLTrainingMixin, UnsupervisedTrainingMixin, BaseModelClass
+    QueryMappingMixin, ScsslModelMixin, UnsupervisedTrainingMixin, BaseModelClass
 ):
     """Masked autoencoder with an added joint-embedding (contrastive) term.
 
@@ -74,10 +73,10 @@ class MaskedContrastive(
         dropout_rate: float = 0.1,
         mask_ratio: float = 0.5,
         mask_value: float = 0.0,
-        loss_on: Literal["masked", "all"] = "masked",
-        reconstruction: Literal["mse", "nb"] = "mse",
+        loss_on: LossOn = "masked",
+        reconstruction: ReconstructionKind = "mse",
         encode_covariates: bool = False,
-        contrastive_method: Literal["simclr", "barlow_twins", "vicreg"] = "vicreg",
+        contrastive_method: SymmetricContrastiveMethod = "vicreg",
         contrastive_weight: float = 0.1,
         temperature: float = 0.1,
         off_diagonal_weight: float = 5e-3,

@@ -22,6 +22,7 @@ from scvi import REGISTRY_KEYS
 from scvi.model.base import ArchesMixin, BaseModelClass
 
 from scssl import _compat
+from scssl._constants import OBSM_SETUP_ARGUMENTS, OUTPUT_KEYS
 
 logger = logging.getLogger("scssl")
 
@@ -30,7 +31,7 @@ WARN_GENE_OVERLAP = 0.8
 #: default floor: below this share of reference genes, mapping is refused
 MIN_GENE_OVERLAP = 0.5
 #: ``.uns`` key where :meth:`QueryMappingMixin.prepare_query_anndata` records the overlap
-UNS_KEY = "scssl_query_genes"
+UNS_KEY = OUTPUT_KEYS.QUERY_GENES
 
 
 @dataclass(frozen=True)
@@ -101,27 +102,11 @@ def _reference_as_model_or_path(reference_model) -> BaseModelClass | str:
     )
 
 
-def _categories(registry: dict, key: str) -> list[str]:
-    field = registry["field_registries"].get(key, {})
-    mapping = field.get("state_registry", {}).get("categorical_mapping")
-    return [] if mapping is None else [str(c) for c in mapping]
-
-
-def _original_key(registry: dict, key: str) -> str | None:
-    field = registry["field_registries"].get(key, {})
-    original = field.get("state_registry", {}).get("original_key")
-    return None if original in (None, f"_scvi_{key}") else original
-
-
-# setup_anndata arguments that name an .obsm entry (all other *_key(s) name .obs columns)
-OBSM_SETUP_ARGUMENTS = frozenset({"knn_key"})
-
-
 class QueryMappingMixin(ArchesMixin):
     """Reference mapping (scArches) for scssl models.
 
     Mix into a model class *before* the scvi-tools training mixin, e.g.
-    ``class MyModel(QueryMappingMixin, CountsModelMixin, UnsupervisedTrainingMixin,
+    ``class MyModel(QueryMappingMixin, ScsslModelMixin, UnsupervisedTrainingMixin,
     BaseModelClass)``, so that :meth:`train` of a query model passes through here.
 
     Workflow: :meth:`prepare_query_anndata` puts the query's genes in the
@@ -305,7 +290,7 @@ class QueryMappingMixin(ArchesMixin):
                 f"({overlap.describe()}). Run {cls.__name__}.prepare_query_anndata(adata, "
                 "reference_model) first."
             )
-        setup_args = registry.get("setup_args", {})
+        setup_args = _compat.setup_args(registry)
         for argument, key in setup_args.items():
             if not (argument.endswith("_key") or argument.endswith("_keys")):
                 continue
@@ -341,8 +326,8 @@ class QueryMappingMixin(ArchesMixin):
             freeze_batchnorm_decoder=freeze_batchnorm_decoder,
             **kwargs,
         )
-        reference_batches = _categories(registry, REGISTRY_KEYS.BATCH_KEY)
-        query_batches = _categories(model.registry, REGISTRY_KEYS.BATCH_KEY)
+        reference_batches = _compat.registry_categories(registry, REGISTRY_KEYS.BATCH_KEY)
+        query_batches = _compat.registry_categories(model.registry, REGISTRY_KEYS.BATCH_KEY)
         new_batches = [b for b in query_batches if b not in reference_batches]
         prepared = adata.uns.get(UNS_KEY, {})
         model.query_mapping_ = {
@@ -374,24 +359,16 @@ class QueryMappingMixin(ArchesMixin):
         )
         return model
 
-    def train(self, *args, plan_kwargs: dict | None = None, **kwargs):
-        """Train the model; a frozen query model trains without weight decay.
+    def _plan_kwargs(self, plan_kwargs: dict) -> dict:
+        """A frozen query model trains without weight decay.
 
-        All arguments go to the model's own training method (for the self-supervised
-        models :meth:`scssl.model._base.SSLTrainingMixin.train`: ``max_epochs``, ``lr``,
-        ``batch_size``, ``early_stopping``, ``accelerator``, ``devices``, ...). For a
-        query model from :meth:`load_query_data` with frozen reference weights, weight
-        decay is set to 0: Adam's weight decay shrinks every optimised tensor, including
-        the frozen reference columns whose gradients the scArches hooks zero; without it
-        those columns stay exactly as in the reference.
-
-        Examples
-        --------
-        >>> query_model.train(max_epochs=20)  # doctest: +SKIP
+        Adam's weight decay shrinks every optimised tensor, including the frozen
+        reference columns whose gradients the scArches hooks zero; without it those
+        columns stay exactly as in the reference.
         """
+        plan_kwargs = super()._plan_kwargs(plan_kwargs)
         if getattr(self, "_query_frozen", False):
-            plan_kwargs = dict(plan_kwargs or {})
             if plan_kwargs.get("weight_decay", 0.0):
                 logger.info("query training: weight_decay set to 0 to keep reference weights")
-            plan_kwargs["weight_decay"] = 0.0
-        return super().train(*args, plan_kwargs=plan_kwargs, **kwargs)
+            plan_kwargs = {**plan_kwargs, "weight_decay": 0.0}
+        return plan_kwargs

@@ -21,6 +21,14 @@ class EncoderModule(BaseModuleClass):
     scArches-style freezing looks for.
     """
 
+    #: ``inference`` arguments that give the deterministic embedding (no mask, no views)
+    _embedding_kwargs: dict = {"apply_mask": False}  # noqa: RUF012
+
+    def embed(self, tensors: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Deterministic embedding ``z`` of a minibatch (``get_latent_representation``)."""
+        inputs = self._get_inference_input(tensors)
+        return self.inference(**inputs, **self._embedding_kwargs)["z"]
+
     def _build_encoder(
         self,
         n_input: int,

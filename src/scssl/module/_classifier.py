@@ -8,7 +8,7 @@ from scvi import REGISTRY_KEYS
 from scvi.module.base import LossOutput, auto_move_data
 from torch import nn
 
-from scssl.nn import normalize_counts
+from scssl.nn import MLPHead, normalize_counts
 
 from ._base import EncoderModule
 
@@ -100,18 +100,17 @@ class ClassifierModule(EncoderModule):
             use_batch_norm=use_batch_norm,
             use_layer_norm=use_layer_norm,
         )
-        if n_hidden_head > 0:
-            self.head = nn.Sequential(
-                Standardize(n_latent),
-                nn.Linear(n_latent, n_hidden_head),
-                nn.ReLU(),
-                nn.Dropout(head_dropout),
-                nn.Linear(n_hidden_head, n_labels),
-            )
-        else:
-            self.head = nn.Sequential(
-                Standardize(n_latent), nn.Dropout(head_dropout), nn.Linear(n_latent, n_labels)
-            )
+        self.head = nn.Sequential(
+            Standardize(n_latent),
+            MLPHead(
+                n_latent,
+                max(n_hidden_head, 1),
+                n_labels,
+                n_layers=int(n_hidden_head > 0),
+                batch_norm=False,
+                dropout=head_dropout,
+            ),
+        )
         weights = torch.ones(n_labels) if class_weights is None else torch.tensor(class_weights)
         if weights.shape != (n_labels,) or not torch.all(weights >= 0):
             raise ValueError(f"class_weights must be {n_labels} non-negative numbers")
@@ -134,6 +133,8 @@ class ClassifierModule(EncoderModule):
         return self
 
     # -- scvi-tools plumbing -------------------------------------------------------------
+    _embedding_kwargs: dict = {}  # noqa: RUF012
+
     def _get_generative_input(self, tensors, inference_outputs, **kwargs) -> dict:
         return {"z": inference_outputs["z"]}
 
@@ -144,9 +145,8 @@ class ClassifierModule(EncoderModule):
         batch_index: torch.Tensor | None = None,
         cat_covs: torch.Tensor | None = None,
         cont_covs: torch.Tensor | None = None,
-        apply_mask: bool = False,
     ) -> dict:
-        """Normalise and encode; ``apply_mask`` exists for the shared embedding API only."""
+        """Normalise and encode the counts."""
         x_norm, _ = normalize_counts(x, self.target_sum)
         if self.freeze_encoder:
             with torch.no_grad():

@@ -3,34 +3,32 @@
 from __future__ import annotations
 
 import itertools
-from typing import Literal
+from dataclasses import asdict
 
 import torch
 from scvi.module.base import LossOutput, auto_move_data
 from torch.func import functional_call
 
+from scssl._constants import SCSSL_REGISTRY_KEYS
+from scssl._options import ContrastiveMethod, check_option
 from scssl.nn import (
     AugmentationPipeline,
+    AugmentationSettings,
     MLPHead,
     NeighbourView,
-    barlow_twins_loss,
-    build_augmentations,
     byol_loss,
     byol_momentum,
+    contrastive_objective,
     csr_stack,
     draw_partner,
     is_sparse_csr,
     normalize_counts,
-    nt_xent_loss,
-    vicreg_loss,
 )
 
 from ._base import EncoderModule
 
-ContrastiveMethod = Literal["simclr", "byol", "barlow_twins", "vicreg"]
-METHODS: tuple[str, ...] = ("simclr", "byol", "barlow_twins", "vicreg")
-MNN_PARTNER_KEY = "mnn_partner"
-KNN_PARTNERS_KEY = "knn_partners"
+MNN_PARTNER_KEY = SCSSL_REGISTRY_KEYS.MNN_PARTNER_KEY
+KNN_PARTNERS_KEY = SCSSL_REGISTRY_KEYS.KNN_PARTNERS_KEY
 #: the online networks BYOL keeps a momentum (target) copy of
 BYOL_ONLINE_NETWORKS: tuple[str, ...] = ("z_encoder", "projector")
 
@@ -38,41 +36,6 @@ BYOL_ONLINE_NETWORKS: tuple[str, ...] = ("z_encoder", "projector")
 def _target_key(network: str, name: str) -> str:
     """Buffer name of a target-network tensor (buffer names may not contain dots)."""
     return f"target_{network}:{name.replace('.', ':')}"
-
-
-def contrastive_objective(
-    method: str,
-    p1: torch.Tensor,
-    p2: torch.Tensor,
-    *,
-    temperature: float,
-    off_diagonal_weight: float,
-    invariance_weight: float,
-    variance_weight: float,
-    covariance_weight: float,
-) -> dict[str, torch.Tensor]:
-    """Loss between two projections for the symmetric methods (not BYOL).
-
-    Returns ``{"loss": ..., <components>}``.
-
-    Examples
-    --------
-    >>> import torch
-    >>> z = torch.randn(8, 4)
-    >>> out = contrastive_objective(
-    ...     "simclr", z, z, temperature=0.1, off_diagonal_weight=0.0,
-    ...     invariance_weight=0.0, variance_weight=0.0, covariance_weight=0.0,
-    ... )
-    >>> sorted(out)
-    ['loss']
-    """
-    if method == "simclr":
-        return {"loss": nt_xent_loss(p1, p2, temperature)}
-    if method == "barlow_twins":
-        return barlow_twins_loss(p1, p2, off_diagonal_weight)
-    if method == "vicreg":
-        return vicreg_loss(p1, p2, invariance_weight, variance_weight, covariance_weight)
-    raise ValueError(f"method must be one of {METHODS}, got {method!r}")
 
 
 class ContrastiveModule(EncoderModule):
@@ -119,16 +82,12 @@ class ContrastiveModule(EncoderModule):
         Barlow Twins weight of the redundancy term.
     invariance_weight, variance_weight, covariance_weight
         VICReg weights.
-    mask_prob, mask_fraction, noise_prob, noise_std, thinning_prob, thinning_min_keep
-        Per-cell probability and strength of gene masking, Gaussian noise and binomial
-        thinning (:func:`~scssl.nn.build_augmentations`); a probability of 0 turns one off.
-    noise_nonzero_only
-        Add the Gaussian noise to detected genes only. Then the default
-        augmentations all leave zeros at zero, and a sparse (CSR) minibatch stays
-        sparse up to the encoder's first layer; with noise on every gene it is made
-        dense on its device first.
-    nb_prob, nb_theta, swap_prob, swap_fraction, crossover_prob, crossover_fraction
-        The same for negative-binomial resampling, gene swaps and crossover.
+    augmentations
+        Settings of the augmentations (:class:`~scssl.nn.AugmentationSettings`; a
+        probability of 0 turns one off). With ``noise_nonzero_only=True`` the default
+        augmentations all leave zeros at zero, and a sparse (CSR) minibatch stays sparse
+        up to the encoder's first layer; with noise on every gene it is made dense on
+        its device first.
     mnn_prob
         Probability that the second view is the cell's mutual nearest neighbour from
         another batch (needs partners registered and reference counts set with
@@ -143,6 +102,9 @@ class ContrastiveModule(EncoderModule):
         Normalisation in the encoder.
     target_sum
         Library size counts are normalised to before log1p.
+    **augmentation_settings
+        Single fields of :class:`~scssl.nn.AugmentationSettings` (``mask_prob=0.5``, ...),
+        applied on top of ``augmentations``.
     """
 
     def __init__(
@@ -166,29 +128,17 @@ class ContrastiveModule(EncoderModule):
         invariance_weight: float = 25.0,
         variance_weight: float = 25.0,
         covariance_weight: float = 1.0,
-        mask_prob: float = 1.0,
-        mask_fraction: float = 0.25,
-        noise_prob: float = 0.5,
-        noise_std: float = 0.2,
-        noise_nonzero_only: bool = False,
-        thinning_prob: float = 0.5,
-        thinning_min_keep: float = 0.5,
-        nb_prob: float = 0.0,
-        nb_theta: float = 10.0,
-        swap_prob: float = 0.0,
-        swap_fraction: float = 0.1,
-        crossover_prob: float = 0.0,
-        crossover_fraction: float = 0.25,
+        augmentations: AugmentationSettings | None = None,
         mnn_prob: float = 0.0,
         knn_prob: float = 0.0,
         encode_covariates: bool = False,
         use_batch_norm: bool = False,
         use_layer_norm: bool = True,
         target_sum: float = 1e4,
+        **augmentation_settings,
     ):
         super().__init__()
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        check_option("method", method, ContrastiveMethod)
         if temperature <= 0:
             raise ValueError(f"temperature must be positive, got {temperature}")
         if not 0.0 <= base_momentum <= 1.0:
@@ -198,12 +148,14 @@ class ContrastiveModule(EncoderModule):
         self.n_batch = n_batch
         self.n_latent = n_latent
         self.target_sum = float(target_sum)
-        self.temperature = float(temperature)
         self.base_momentum = float(base_momentum)
-        self.off_diagonal_weight = float(off_diagonal_weight)
-        self.invariance_weight = float(invariance_weight)
-        self.variance_weight = float(variance_weight)
-        self.covariance_weight = float(covariance_weight)
+        self.objective_kwargs = {
+            "temperature": float(temperature),
+            "off_diagonal_weight": float(off_diagonal_weight),
+            "invariance_weight": float(invariance_weight),
+            "variance_weight": float(variance_weight),
+            "covariance_weight": float(covariance_weight),
+        }
 
         self._build_encoder(
             n_input,
@@ -219,22 +171,10 @@ class ContrastiveModule(EncoderModule):
             use_layer_norm=use_layer_norm,
         )
         self.projector = MLPHead(n_latent, projector_hidden, projector_output, projector_layers)
-        augmentations = build_augmentations(
-            mask_prob=mask_prob,
-            mask_fraction=mask_fraction,
-            noise_prob=noise_prob,
-            noise_std=noise_std,
-            noise_nonzero_only=noise_nonzero_only,
-            thinning_prob=thinning_prob,
-            thinning_min_keep=thinning_min_keep,
-            nb_prob=nb_prob,
-            nb_theta=nb_theta,
-            swap_prob=swap_prob,
-            swap_fraction=swap_fraction,
-            crossover_prob=crossover_prob,
-            crossover_fraction=crossover_fraction,
+        settings = AugmentationSettings(
+            **{**asdict(augmentations or AugmentationSettings()), **augmentation_settings}
         )
-        self.augment = AugmentationPipeline(augmentations, self._normalize)
+        self.augment = AugmentationPipeline(settings.build(), self._normalize)
         self.mnn_pair = NeighbourView(mnn_prob)
         self.knn_pair = NeighbourView(knn_prob)
         # BYOL's target network follows the online one by EMA; a frozen scArches query
@@ -374,16 +314,7 @@ class ContrastiveModule(EncoderModule):
             loss = (byol_loss(q1, t2) + byol_loss(q2, t1)) / 2.0
             parts = {"loss": loss}
         else:
-            parts = contrastive_objective(
-                self.method,
-                p1,
-                p2,
-                temperature=self.temperature,
-                off_diagonal_weight=self.off_diagonal_weight,
-                invariance_weight=self.invariance_weight,
-                variance_weight=self.variance_weight,
-                covariance_weight=self.covariance_weight,
-            )
+            parts = contrastive_objective(self.method, p1, p2, **self.objective_kwargs)
         extra = {f"{self.method}_{k}": v.detach() for k, v in parts.items() if k != "loss"}
         with torch.no_grad():
             extra["embedding_std"] = z1.std(dim=0).mean().detach()

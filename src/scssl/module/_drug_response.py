@@ -8,16 +8,20 @@ from scvi import REGISTRY_KEYS
 from scvi.module.base import BaseModuleClass, LossOutput, auto_move_data
 from torch import nn
 
+from scssl._constants import SCSSL_REGISTRY_KEYS
 from scssl.nn import (
     DeterministicEncoder,
     ExpressionDecoder,
+    GaussianNoise,
+    MLPHead,
+    RandomGeneMasking,
     cluster_consistency_loss,
     mmd_rbf,
 )
 
-DOMAIN_KEY = "domain"
-RESPONSE_KEY = "response"
-CLUSTER_KEY = "cluster"
+DOMAIN_KEY = SCSSL_REGISTRY_KEYS.DOMAIN_KEY
+RESPONSE_KEY = SCSSL_REGISTRY_KEYS.RESPONSE_KEY
+CLUSTER_KEY = SCSSL_REGISTRY_KEYS.CLUSTER_KEY
 
 
 class DrugResponseModule(BaseModuleClass):
@@ -105,8 +109,13 @@ class DrugResponseModule(BaseModuleClass):
             raise ValueError(f"pos_weight must be > 0, got {pos_weight}")
         self.n_input = n_input
         self.n_latent = n_latent
-        self.input_noise = float(input_noise)
-        self.input_dropout = float(input_dropout)
+        # denoising corruption, every row in training (the augmentations' transforms)
+        corruption: list[nn.Module] = []
+        if input_noise > 0:
+            corruption.append(GaussianNoise(std=input_noise, p=1.0))
+        if input_dropout > 0:
+            corruption.append(RandomGeneMasking(drop_fraction=input_dropout, p=1.0))
+        self.corruption = nn.ModuleList(corruption)
         self.reconstruction_weight = float(reconstruction_weight)
         self.mmd_weight = float(mmd_weight)
         self.cluster_weight = float(cluster_weight)
@@ -122,16 +131,15 @@ class DrugResponseModule(BaseModuleClass):
         self.x_decoder = ExpressionDecoder(
             n_latent, n_input, n_cat_list=[2], n_layers=n_layers, n_hidden=n_hidden
         )
-        if n_hidden_predictor > 0:
-            self.predictor = nn.Sequential(
-                nn.Dropout(predictor_dropout),
-                nn.Linear(n_latent, n_hidden_predictor),
-                nn.ReLU(),
-                nn.Dropout(predictor_dropout),
-                nn.Linear(n_hidden_predictor, 1),
-            )
-        else:
-            self.predictor = nn.Sequential(nn.Dropout(predictor_dropout), nn.Linear(n_latent, 1))
+        self.predictor = MLPHead(
+            n_latent,
+            max(n_hidden_predictor, 1),
+            1,
+            n_layers=int(n_hidden_predictor > 0),
+            batch_norm=False,
+            dropout=predictor_dropout,
+            input_dropout=True,
+        )
 
     # -- scvi-tools plumbing ----------------------------------------------------------------
     def _get_inference_input(self, tensors: dict[str, torch.Tensor], **kwargs) -> dict:
@@ -147,10 +155,8 @@ class DrugResponseModule(BaseModuleClass):
         """Denoising corruption (training only): Gaussian noise and random gene dropout."""
         if not self.training:
             return x
-        if self.input_noise > 0:
-            x = x + self.input_noise * torch.randn_like(x)
-        if self.input_dropout > 0:
-            x = x * (torch.rand_like(x) >= self.input_dropout)
+        for augmentation in self.corruption:
+            x = augmentation.transform(x)
         return x
 
     def logit(self, z: torch.Tensor) -> torch.Tensor:
@@ -160,6 +166,10 @@ class DrugResponseModule(BaseModuleClass):
     def forward_logit(self, x: torch.Tensor) -> torch.Tensor:
         """Logit of sensitivity straight from scaled expression (for attributions)."""
         return self.logit(self.z_encoder(x))
+
+    def embed(self, tensors: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Shared embedding of a minibatch, without corruption."""
+        return self.inference(tensors[REGISTRY_KEYS.X_KEY], corrupt=False)["z"]
 
     @auto_move_data
     def inference(self, x: torch.Tensor, corrupt: bool = True) -> dict:

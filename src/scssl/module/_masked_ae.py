@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 from scvi import REGISTRY_KEYS
 from scvi.module.base import LossOutput, auto_move_data
 from torch import nn
 
+from scssl._options import LossOn, ReconstructionKind, check_option
 from scssl.nn import (
     ExpressionDecoder,
     MaskDraw,
@@ -28,9 +27,6 @@ from scssl.nn import (
 )
 
 from ._base import EncoderModule
-
-ReconstructionKind = Literal["mse", "nb"]
-LossOn = Literal["masked", "all"]
 
 
 class MaskedAEModule(EncoderModule):
@@ -128,10 +124,8 @@ class MaskedAEModule(EncoderModule):
             raise ValueError(
                 f"decoder_gene_fraction must lie in (0, 1], got {decoder_gene_fraction}"
             )
-        if loss_on not in ("masked", "all"):
-            raise ValueError(f"loss_on must be 'masked' or 'all', got {loss_on!r}")
-        if reconstruction not in ("mse", "nb"):
-            raise ValueError(f"reconstruction must be 'mse' or 'nb', got {reconstruction!r}")
+        check_option("loss_on", loss_on, LossOn)
+        check_option("reconstruction", reconstruction, ReconstructionKind)
         self.n_input = n_input
         self.n_batch = n_batch
         self.n_latent = n_latent

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 from scvi.module.base import LossOutput, auto_move_data
 
-from scssl.nn import MLPHead
+from scssl._options import SymmetricContrastiveMethod, check_option
+from scssl.nn import MLPHead, contrastive_objective
 
-from ._contrastive import contrastive_objective
 from ._masked_ae import MaskedAEModule
 
 
@@ -44,7 +42,7 @@ class MaskedContrastiveModule(MaskedAEModule):
     def __init__(
         self,
         n_input: int,
-        contrastive_method: Literal["simclr", "barlow_twins", "vicreg"] = "vicreg",
+        contrastive_method: SymmetricContrastiveMethod = "vicreg",
         contrastive_weight: float = 0.1,
         temperature: float = 0.1,
         off_diagonal_weight: float = 5e-3,
@@ -56,11 +54,7 @@ class MaskedContrastiveModule(MaskedAEModule):
         **kwargs,
     ):
         super().__init__(n_input, **kwargs)
-        if contrastive_method not in ("simclr", "barlow_twins", "vicreg"):
-            raise ValueError(
-                "contrastive_method must be 'simclr', 'barlow_twins' or 'vicreg', "
-                f"got {contrastive_method!r}"
-            )
+        check_option("contrastive_method", contrastive_method, SymmetricContrastiveMethod)
         if contrastive_weight < 0:
             raise ValueError(f"contrastive_weight must be >= 0, got {contrastive_weight}")
         self.contrastive_method = contrastive_method

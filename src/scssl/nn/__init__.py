@@ -1,23 +1,26 @@
 """Reusable network pieces: encoders, decoders, masking strategies, losses."""
 
+from ._augmentation_pipeline import (
+    AugmentationPipeline,
+    AugmentationSettings,
+    NeighbourView,
+    build_augmentations,
+    draw_partner,
+)
 from ._augmentations import (
     Augmentation,
-    AugmentationPipeline,
     BinomialThinning,
     Crossover,
     GaussianNoise,
     GeneSwap,
     NegativeBinomialNoise,
-    NeighbourView,
     RandomGeneMasking,
-    build_augmentations,
-    draw_partner,
-    mutual_nearest_neighbors,
 )
 from ._contrastive_losses import (
     barlow_twins_loss,
     byol_loss,
     byol_momentum,
+    contrastive_objective,
     nt_xent_loss,
     vicreg_loss,
 )
@@ -27,6 +30,7 @@ from ._losses import masked_mean, mse_per_entry, nb_negative_log_likelihood
 from ._masking import MaskDraw, MaskingStrategy, RandomMasking, SparseMaskDraw
 from ._networks import DeterministicEncoder, ExpressionDecoder, normalize_counts
 from ._programme_masking import (
+    MASKING_STRATEGIES,
     GeneProgrammeMasking,
     IsolatedProgrammeMasking,
     ProgrammeMaskDraw,
@@ -51,6 +55,7 @@ __all__ = [
     "mmd_rbf",
     "GeneProgrammeMasking",
     "IsolatedProgrammeMasking",
+    "MASKING_STRATEGIES",
     "ProgrammeMaskDraw",
     "ProgrammeToTFMasking",
     "DeterministicEncoder",
@@ -74,10 +79,11 @@ __all__ = [
     "RandomGeneMasking",
     "build_augmentations",
     "draw_partner",
-    "mutual_nearest_neighbors",
+    "AugmentationSettings",
     "barlow_twins_loss",
     "byol_loss",
     "byol_momentum",
+    "contrastive_objective",
     "nt_xent_loss",
     "vicreg_loss",
     "MLPHead",

@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from scssl._options import SymmetricContrastiveMethod, options
+
 
 def _check_pair(z1: torch.Tensor, z2: torch.Tensor, name: str) -> None:
     if z1.ndim != 2 or z1.shape != z2.shape:
@@ -188,3 +190,38 @@ def byol_momentum(step: int, total_steps: int, base_momentum: float = 0.99) -> f
         return base_momentum
     progress = min(max(step / total_steps, 0.0), 1.0)
     return 1.0 - (1.0 - base_momentum) * (math.cos(math.pi * progress) + 1.0) / 2.0
+
+
+def contrastive_objective(
+    method: SymmetricContrastiveMethod,
+    p1: torch.Tensor,
+    p2: torch.Tensor,
+    *,
+    temperature: float,
+    off_diagonal_weight: float,
+    invariance_weight: float,
+    variance_weight: float,
+    covariance_weight: float,
+) -> dict[str, torch.Tensor]:
+    """Loss between two projections for the symmetric methods (not BYOL).
+
+    Returns ``{"loss": ..., <components>}``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> z = torch.randn(8, 4)
+    >>> out = contrastive_objective(
+    ...     "simclr", z, z, temperature=0.1, off_diagonal_weight=0.0,
+    ...     invariance_weight=0.0, variance_weight=0.0, covariance_weight=0.0,
+    ... )
+    >>> sorted(out)
+    ['loss']
+    """
+    if method == "simclr":
+        return {"loss": nt_xent_loss(p1, p2, temperature)}
+    if method == "barlow_twins":
+        return barlow_twins_loss(p1, p2, off_diagonal_weight)
+    if method == "vicreg":
+        return vicreg_loss(p1, p2, invariance_weight, variance_weight, covariance_weight)
+    raise ValueError(f"method must be one of {options(SymmetricContrastiveMethod)}, got {method!r}")

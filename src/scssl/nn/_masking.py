@@ -66,6 +66,19 @@ class MaskingStrategy(nn.Module):
 
     name: str = "base"
     reads_sparse: bool = False
+    #: what :meth:`from_settings` needs: ``None``, ``"programmes"`` or ``"tf_programmes"``
+    needs: str | None = None
+
+    @classmethod
+    def from_settings(
+        cls, programmes=None, *, mask_ratio: float = 0.5, programme_fraction: float = 0.2
+    ) -> MaskingStrategy:
+        """Build the strategy from built-in-type settings and aligned ``programmes``.
+
+        ``programmes`` is a :class:`~scssl.data.GeneProgrammes` aligned to the model's
+        genes (its ``membership`` and ``tf_indices()`` are read) where ``needs`` says so.
+        """
+        raise NotImplementedError
 
     def draw_stored(self, x: torch.Tensor) -> SparseMaskDraw:
         """Draw a mask for a CSR minibatch (strategies with ``reads_sparse``)."""
@@ -96,6 +109,10 @@ class RandomMasking(MaskingStrategy):
 
     name = "random"
     reads_sparse = True
+
+    @classmethod
+    def from_settings(cls, programmes=None, *, mask_ratio=0.5, programme_fraction=0.2):  # noqa: D102
+        return cls(mask_ratio)
 
     def __init__(self, mask_ratio: float = 0.5):
         super().__init__()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._masking import MaskDraw, MaskingStrategy
+from ._masking import MaskDraw, MaskingStrategy, RandomMasking
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,11 @@ class GeneProgrammeMasking(_ProgrammeStrategy):
     """
 
     name = "gene_programme"
+    needs = "programmes"
+
+    @classmethod
+    def from_settings(cls, programmes=None, *, mask_ratio=0.5, programme_fraction=0.2):  # noqa: D102
+        return cls(programmes.membership, programme_fraction)
 
     def __init__(self, membership, programme_fraction: float = 0.2):
         super().__init__(membership)
@@ -153,6 +158,11 @@ class IsolatedProgrammeMasking(_ProgrammeStrategy):
     """
 
     name = "gp_to_gp"
+    needs = "programmes"
+
+    @classmethod
+    def from_settings(cls, programmes=None, *, mask_ratio=0.5, programme_fraction=0.2):  # noqa: D102
+        return cls(programmes.membership)
 
     def draw(self, x: torch.Tensor) -> ProgrammeMaskDraw:  # noqa: D102
         self._check(x)
@@ -190,6 +200,11 @@ class ProgrammeToTFMasking(_ProgrammeStrategy):
     """
 
     name = "gp_to_tf"
+    needs = "tf_programmes"
+
+    @classmethod
+    def from_settings(cls, programmes=None, *, mask_ratio=0.5, programme_fraction=0.2):  # noqa: D102
+        return cls(programmes.membership, programmes.tf_indices())
 
     def __init__(self, membership, tf_index):
         super().__init__(membership)
@@ -220,3 +235,15 @@ class ProgrammeToTFMasking(_ProgrammeStrategy):
         return ProgrammeMaskDraw(
             hidden=hidden, loss=loss, programmes=self._one_hot(index, self.n_programmes)
         )
+
+
+#: every masking strategy by its ``name`` (the ``masking=`` option of the models)
+MASKING_STRATEGIES: dict[str, type[MaskingStrategy]] = {
+    strategy.name: strategy
+    for strategy in (
+        RandomMasking,
+        GeneProgrammeMasking,
+        IsolatedProgrammeMasking,
+        ProgrammeToTFMasking,
+    )
+}

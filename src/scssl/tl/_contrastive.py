@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from anndata import AnnData
 
+from scssl._constants import OUTPUT_KEYS
+from scssl._options import ContrastiveMethod, check_option
 from scssl.data import DEFAULT_N_TOP_GENES
 
 from ._fit import fit_embedding
@@ -24,7 +26,7 @@ def mnn_pairs(
     layer: str | None = None,
     n_comps: int = 30,
     k: int = 20,
-    key_added: str = "scssl_mnn_partner",
+    key_added: str = OUTPUT_KEYS.MNN_PARTNER,
     seed: int = 0,
     copy: bool = False,
 ) -> AnnData | None:
@@ -32,7 +34,7 @@ def mnn_pairs(
 
     Neighbours are searched in the L2-normalised PCA of log-normalised counts
     (:func:`scssl.tl.pca_embedding`), between every pair of batches
-    (:func:`scssl.nn.mutual_nearest_neighbors`). The partner's row position (or
+    (:func:`scssl.metrics.mutual_nearest_neighbors`). The partner's row position (or
     ``-1``) is written to ``adata.obs[key_added]``: pass it as ``mnn_key`` to
     :meth:`scssl.model.Contrastive.setup_anndata` and set ``mnn_prob`` to use
     partners as positive pairs. Positions refer to this AnnData: recompute after
@@ -69,7 +71,7 @@ def mnn_pairs(
     >>> int((adata.obs["scssl_mnn_partner"] >= 0).sum()) > 0
     True
     """
-    from scssl.nn import mutual_nearest_neighbors
+    from scssl.metrics import mutual_nearest_neighbors
 
     if batch_key not in adata.obs:
         raise KeyError(f"batch_key={batch_key!r} is not a column of adata.obs")
@@ -94,7 +96,7 @@ def knn_pairs(
     layer: str | None = None,
     n_comps: int = 30,
     k: int = 10,
-    key_added: str = "scssl_knn_partners",
+    key_added: str = OUTPUT_KEYS.KNN_PARTNERS,
     seed: int = 0,
     copy: bool = False,
 ) -> AnnData | None:
@@ -137,7 +139,7 @@ def knn_pairs(
     >>> adata.obsm["scssl_knn_partners"].shape
     (700, 5)
     """
-    from ._transfer import nearest_neighbors
+    from scssl.metrics import nearest_neighbors
 
     if not 1 <= k < adata.n_obs:
         raise ValueError(f"k must lie in [1, {adata.n_obs - 1}] (cells - 1), got {k}")
@@ -159,7 +161,7 @@ def knn_pairs(
 def contrastive(
     adata: AnnData,
     *,
-    method: str = "vicreg",
+    method: ContrastiveMethod = "vicreg",
     layer: str | None = None,
     batch_key: str | None = None,
     mnn_key: str | None = None,
@@ -218,10 +220,8 @@ def contrastive(
     >>> sc.pp.neighbors(adata, use_rep="X_scssl_vicreg")  # doctest: +SKIP
     """
     from scssl.model import Contrastive
-    from scssl.module._contrastive import METHODS
 
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    check_option("method", method, ContrastiveMethod)
     model_kwargs = dict(model_kwargs or {})
     if "method" in model_kwargs:
         raise TypeError("give the method as contrastive(method=...), not in model_kwargs")
@@ -231,7 +231,7 @@ def contrastive(
         layer=layer,
         setup_keys={"batch_key": batch_key, "mnn_key": mnn_key},
         obsm_setup_keys={"knn_key": knn_key},
-        key_added=key_added or f"X_scssl_{method}",
+        key_added=key_added or f"{OUTPUT_KEYS.CONTRASTIVE_PREFIX}{method}",
         copy=copy,
         model_kwargs={"method": method, **model_kwargs},
         train_kwargs=train_kwargs,

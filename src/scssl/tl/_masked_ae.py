@@ -7,6 +7,8 @@ from typing import Literal
 import numpy as np
 from anndata import AnnData
 
+from scssl._constants import OUTPUT_KEYS
+from scssl._options import MaskingKind
 from scssl.data import DEFAULT_N_TOP_GENES, GeneProgrammes
 
 from ._fit import fit_embedding
@@ -28,9 +30,9 @@ def masked_ae(
     *,
     layer: str | None = None,
     batch_key: str | None = None,
-    key_added: str = "X_scssl_mae",
+    key_added: str = OUTPUT_KEYS.MASKED_AE,
     copy: bool = False,
-    masking: Literal["random", "gene_programme", "gp_to_gp", "gp_to_tf"] = "random",
+    masking: MaskingKind = "random",
     programmes: GeneProgrammes | dict[str, list[str]] | None = None,
     model_kwargs: dict | None = None,
     return_model: bool = False,

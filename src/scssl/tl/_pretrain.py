@@ -21,15 +21,20 @@ import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from scssl._constants import OUTPUT_KEYS
+from scssl._options import options
+
 logger = logging.getLogger("scssl")
 
 MANIFEST = "scssl_reference.json"
-PRETRAIN_MODELS = ("masked_ae", "simclr", "byol", "barlow_twins", "vicreg")
+PretrainModel = Literal["masked_ae", "simclr", "byol", "barlow_twins", "vicreg"]
+PRETRAIN_MODELS = options(PretrainModel)
 
 
 def _model_class(name: str):
@@ -49,7 +54,7 @@ def pretrain(
     *,
     genes: Sequence[str] | str | Path | None = None,
     n_top_genes: int | None = 2000,
-    model: str = "masked_ae",
+    model: PretrainModel = "masked_ae",
     layer: str | None = None,
     batch_key: str | None = None,
     max_epochs: int | None = None,
@@ -206,7 +211,7 @@ def map_query(
     layer: str | None = None,
     max_epochs: int = 20,
     k: int = 15,
-    key_added: str = "X_scssl",
+    key_added: str = OUTPUT_KEYS.REFERENCE,
     seed: int = 0,
 ) -> AnnData:
     """Map a new study onto a reference folder: embedding and (optionally) kNN labels.

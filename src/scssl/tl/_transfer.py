@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-# above this many reference x query pairs an approximate index beats exact search
-_EXACT_MAX_PAIRS = 5e7
+from scssl._constants import OUTPUT_KEYS
+from scssl.metrics import knn_vote, nearest_neighbors
+from scssl.metrics._neighbors import NeighbourSearch
 
 
 def _embedding(adata: AnnData, key: str, name: str) -> np.ndarray:
@@ -28,52 +28,6 @@ def _embedding(adata: AnnData, key: str, name: str) -> np.ndarray:
     return values
 
 
-def nearest_neighbors(
-    reference: np.ndarray,
-    query: np.ndarray,
-    k: int,
-    method: Literal["auto", "exact", "pynndescent"] = "auto",
-    random_state: int = 0,
-    n_jobs: int | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Indices and distances of the ``k`` nearest reference points of each query point.
-
-    ``"exact"`` uses scikit-learn's brute-force search, ``"pynndescent"`` an
-    approximate nearest-neighbour-descent index (fast for 1e5 x 1e5 cells on CPU);
-    ``"auto"`` picks exact search for small problems.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> idx, dist = nearest_neighbors(np.array([[0.0], [1.0], [5.0]]), np.array([[0.9]]), k=2)
-    >>> idx.tolist()
-    [[1, 0]]
-    """
-    if method not in ("auto", "exact", "pynndescent"):
-        raise ValueError(f"method must be 'auto', 'exact' or 'pynndescent', got {method!r}")
-    if method == "auto":
-        pairs = float(reference.shape[0]) * float(query.shape[0])
-        method = "exact" if pairs <= _EXACT_MAX_PAIRS else "pynndescent"
-    if method == "exact":
-        from sklearn.neighbors import NearestNeighbors
-
-        search = NearestNeighbors(n_neighbors=k, algorithm="brute", n_jobs=n_jobs).fit(reference)
-        distances, indices = search.kneighbors(query)
-        return indices, distances
-    from pynndescent import NNDescent
-
-    index = NNDescent(
-        reference,
-        n_neighbors=max(k, 15),
-        metric="euclidean",
-        random_state=random_state,
-        n_jobs=n_jobs if n_jobs is not None else -1,
-        low_memory=True,
-    )
-    indices, distances = index.query(query, k=k)
-    return indices, distances
-
-
 def transfer_labels(
     adata_ref: AnnData,
     adata_query: AnnData,
@@ -84,7 +38,7 @@ def transfer_labels(
     key_added: str | None = None,
     query_rep: str | None = None,
     unlabeled_category: str | None = None,
-    method: Literal["auto", "exact", "pynndescent"] = "auto",
+    method: NeighbourSearch = "auto",
     random_state: int = 0,
     n_jobs: int | None = None,
     copy: bool = False,
@@ -167,18 +121,15 @@ def transfer_labels(
 
     start = time.perf_counter()
     indices, _ = nearest_neighbors(reference, query, k_used, method, random_state, n_jobs)
-    neighbour_codes = codes[indices]
-    votes = np.zeros((query.shape[0], len(classes)), dtype=np.int32)
-    np.add.at(votes, (np.repeat(np.arange(query.shape[0]), k_used), neighbour_codes.ravel()), 1)
-    winner = votes.argmax(axis=1)  # ties: the alphabetically first class
-    uncertainty = 1.0 - votes[np.arange(query.shape[0]), winner] / k_used
+    winner, agreement = knn_vote(codes[indices], len(classes))  # ties: alphabetically first
+    uncertainty = 1.0 - agreement
     seconds = time.perf_counter() - start
 
     if copy:
         adata_query = adata_query.copy()
-    key_added = key_added or f"{labels_key}_transferred"
+    key_added = key_added or f"{labels_key}{OUTPUT_KEYS.TRANSFERRED_SUFFIX}"
     adata_query.obs[key_added] = pd.Categorical.from_codes(winner, categories=classes)
-    adata_query.obs[f"{key_added}_uncertainty"] = uncertainty.astype(np.float32)
+    adata_query.obs[f"{key_added}{OUTPUT_KEYS.UNCERTAINTY_SUFFIX}"] = uncertainty.astype(np.float32)
     adata_query.uns[key_added] = {
         "params": {
             "use_rep": use_rep,

@@ -1,6 +1,12 @@
 """Training plans and callbacks, only where scvi-tools' own are not enough."""
 
 from ._callbacks import PeriodicCheckpoint, ThroughputProgress
-from ._plans import EMATrainingPlan, SSLTrainingPlan
+from ._plans import EMATrainingPlan, FineTuningPlan, SSLTrainingPlan
 
-__all__ = ["EMATrainingPlan", "PeriodicCheckpoint", "SSLTrainingPlan", "ThroughputProgress"]
+__all__ = [
+    "EMATrainingPlan",
+    "FineTuningPlan",
+    "PeriodicCheckpoint",
+    "SSLTrainingPlan",
+    "ThroughputProgress",
+]

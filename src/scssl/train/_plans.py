@@ -88,3 +88,31 @@ class EMATrainingPlan(SSLTrainingPlan):
             return
         total = getattr(self.trainer, "estimated_stepping_batches", 0) or 0
         update(step=int(self.global_step), total_steps=int(total))
+
+
+class FineTuningPlan(SSLTrainingPlan):
+    """:class:`SSLTrainingPlan` with a smaller learning rate for the encoder than for the head.
+
+    Parameters named ``z_encoder.*`` learn at ``encoder_lr_ratio`` times ``lr``.
+
+    Examples
+    --------
+    >>> from scssl.train import FineTuningPlan
+    >>> FineTuningPlan.__mro__[1].__name__
+    'SSLTrainingPlan'
+    """
+
+    def __init__(self, module, *, encoder_lr_ratio: float = 0.1, **kwargs):
+        super().__init__(module, **kwargs)
+        self.encoder_lr_ratio = encoder_lr_ratio
+
+    def configure_optimizers(self):  # noqa: D102
+        head, encoder = [], []
+        for name, parameter in self.module.named_parameters():
+            if parameter.requires_grad:
+                (encoder if name.startswith("z_encoder.") else head).append(parameter)
+        groups = [{"params": head, "lr": self.lr}]
+        if encoder:
+            groups.append({"params": encoder, "lr": self.lr * self.encoder_lr_ratio})
+        optimizer = torch.optim.Adam(groups, eps=self.eps, weight_decay=self.weight_decay)
+        return {"optimizer": optimizer}

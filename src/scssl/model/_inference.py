@@ -1,0 +1,160 @@
+"""Running a trained module over cells: minibatches in eval mode, results to memory or zarr."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+from anndata import AnnData
+from scvi import REGISTRY_KEYS
+
+from scssl.data import AnnDataCollection
+
+
+def _zarr_output(path: str, n_cells: int, first: np.ndarray):
+    """A new zarr array at ``path`` for ``n_cells`` rows shaped like ``first``'s rows."""
+    import zarr
+
+    shape = (n_cells, *first.shape[1:])
+    chunks = (min(n_cells, 65536), *first.shape[1:])
+    return zarr.open_array(str(path), mode="w", shape=shape, chunks=chunks, dtype=first.dtype)
+
+
+class CellMappingMixin:
+    """``_map_cells``: apply a function of a minibatch to every cell, in eval mode.
+
+    The cells come from an AnnData set up like the training data, from an on-disk
+    :class:`~scssl.data.AnnDataCollection` (streamed) or from any dataloader.
+    """
+
+    def _collection_batch_codes(self, collection: AnnDataCollection) -> np.ndarray:
+        """Model batch code of each of the collection's batch categories."""
+        if collection.var_names.tolist() != list(self.adata.var_names):
+            raise ValueError(
+                "the collection's genes differ from the model's (names or order); build it "
+                "with genes=list(model.adata.var_names)"
+            )
+        mapping = self.adata_manager.get_state_registry(REGISTRY_KEYS.BATCH_KEY)
+        categories = [str(c) for c in mapping.categorical_mapping]
+        if self.summary_stats.n_batch <= 1 and collection.batch_key is None:
+            return np.zeros(len(collection.batch_categories), dtype=np.int64)
+        unknown = sorted(set(collection.batch_categories) - set(categories))
+        if unknown:
+            raise ValueError(
+                f"batches {unknown[:5]} of the collection are not among the model's "
+                f"{categories[:10]}; map a new study with load_query_data instead"
+            )
+        return np.array([categories.index(c) for c in collection.batch_categories])
+
+    def _iterate_minibatches(
+        self,
+        adata: AnnData | AnnDataCollection | None,
+        indices: Sequence[int] | None,
+        batch_size: int | None,
+    ) -> Iterator[dict[str, torch.Tensor]]:
+        if isinstance(adata, AnnDataCollection):
+            if indices is not None:
+                raise ValueError("indices= is not supported for a collection")
+            codes = torch.as_tensor(self._collection_batch_codes(adata))
+            for tensors in adata.iter_in_order(batch_size or 1024):
+                tensors[REGISTRY_KEYS.BATCH_KEY] = codes[tensors[REGISTRY_KEYS.BATCH_KEY]]
+                yield tensors
+            return
+        adata = self._validate_anndata(adata)
+        loader = self._make_data_loader(
+            adata=adata,
+            indices=indices,
+            batch_size=batch_size,
+            load_sparse_tensor=self._sparse_minibatches(adata),
+        )
+        yield from loader
+
+    @torch.inference_mode()
+    def _map_cells(
+        self,
+        fn: Callable[[dict[str, torch.Tensor]], torch.Tensor],
+        adata: AnnData | AnnDataCollection | None = None,
+        indices: Sequence[int] | None = None,
+        batch_size: int | None = None,
+        out: str | None = None,
+        minibatches=None,
+    ):
+        """Apply ``fn`` to every minibatch in eval mode; stack the results as numpy.
+
+        ``minibatches`` (an iterable of minibatch dicts) replaces ``adata``/``indices``.
+        With ``out`` (a path) each minibatch's result is written to a zarr array there
+        as it comes, and that array is returned: memory holds one minibatch at a time.
+        """
+        if minibatches is None:
+            minibatches = self._iterate_minibatches(adata, indices, batch_size)
+        elif out is not None:
+            raise ValueError("out= needs the number of cells: pass adata, not a dataloader")
+        was_training = self.module.training
+        self.module.eval()
+        results, array, written = [], None, 0
+        try:
+            for tensors in minibatches:
+                values = fn(tensors).cpu().numpy()
+                if out is None:
+                    results.append(values)
+                    continue
+                if array is None:
+                    array = _zarr_output(out, self._n_cells(adata, indices), values)
+                array[written : written + values.shape[0]] = values
+                written += values.shape[0]
+        finally:
+            self.module.train(was_training)
+        return array if out is not None else np.concatenate(results)
+
+    def _n_cells(self, adata, indices) -> int:
+        if indices is not None:
+            return len(indices)
+        return (self.adata if adata is None else adata).n_obs
+
+    def _obs_names(self, adata: AnnData | None, indices: Sequence[int] | None):
+        """Names of the cells a ``_map_cells`` call returned, in its order."""
+        adata = self._validate_anndata(adata)
+        return adata.obs_names if indices is None else adata.obs_names[np.asarray(indices)]
+
+    def get_latent_representation(
+        self,
+        adata: AnnData | AnnDataCollection | None = None,
+        indices: Sequence[int] | None = None,
+        batch_size: int | None = None,
+        out: str | None = None,
+        dataloader=None,
+    ):
+        """Deterministic embedding of the cells (no masking or augmentation, eval mode).
+
+        Parameters
+        ----------
+        adata
+            AnnData set up like the training data, or an on-disk
+            :class:`~scssl.data.AnnDataCollection` with the model's genes (streamed,
+            never loaded whole); ``None`` uses the training data.
+        indices
+            Cells to embed; ``None`` embeds all.
+        batch_size
+            Minibatch size for inference.
+        out
+            Path of a zarr array to write the embedding to, minibatch by minibatch,
+            instead of returning it in memory.
+        dataloader
+            Instead of ``adata``: any iterable of minibatch dicts of the model's genes,
+            for example ``TileDBDataModule(query, shuffle=False, ...).inference_dataloader()``
+            for a TileDB-SOMA store; cells come out in its order.
+
+        Returns
+        -------
+        Array of shape ``(n_cells, n_latent)``: numpy, or the zarr array at ``out``.
+
+        Examples
+        --------
+        >>> adata.obsm["X_scssl"] = model.get_latent_representation()  # doctest: +SKIP
+        >>> z = model.get_latent_representation(collection, out="z.zarr")  # doctest: +SKIP
+        """
+        self._check_if_trained(warn=True)
+        return self._map_cells(
+            self.module.embed, adata, indices, batch_size, out=out, minibatches=dataloader
+        )
