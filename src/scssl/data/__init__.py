@@ -5,30 +5,23 @@ from ._datasets import baron_pancreas, data_dir, pbmc68k_counts, pbmc_3tech
 from ._drug_response import (
     average_duplicates,
     binarize_ln_ic50,
-    build_drug_response_adata,
     entrez_to_symbol,
     gdsc_bulk_expression,
     gdsc_ln_ic50,
     ln_ic50_threshold,
     pc9_erlotinib,
-    smooth_cells,
     ssda4drug_target,
-    zscore_rows,
 )
-from ._gene_programmes import (
-    GeneProgrammes,
-    as_programmes,
-    read_gmt,
-    read_regulons,
-    read_tf_list,
-    tf_candidates,
-)
+from ._drug_response_build import build_drug_response_adata, smooth_cells, zscore_rows
+from ._gene_programmes import GeneProgrammes, as_programmes
+from ._gene_sets import read_gmt, read_regulons, read_tf_list, tf_candidates
 from ._genes import DEFAULT_N_TOP_GENES, describe_gene_selection, highly_variable_genes
+from ._normalize import log_normalize
 from ._samplers import Block, BlockShuffleSampler, make_blocks
 from ._soma import soma_schema_anndata
 from ._sparse_loading import SparseDataSplitter, is_csr_matrix
 from ._store import AnnDataCollection, GeneAlignment, read_gene_list
-from ._validation import check_raw_counts, get_matrix
+from ._validation import check_count_values, check_raw_counts, get_matrix
 
 __all__ = [
     "average_duplicates",
@@ -49,7 +42,9 @@ __all__ = [
     "read_tf_list",
     "tf_candidates",
     "baron_pancreas",
+    "check_count_values",
     "check_raw_counts",
+    "log_normalize",
     "data_dir",
     "get_matrix",
     "pbmc68k_counts",

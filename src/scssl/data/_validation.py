@@ -63,23 +63,39 @@ def check_raw_counts(adata: AnnData, layer: str | None = None, *, max_cells: int
     if max_cells is not None:
         matrix = matrix[:max_cells]
     name = "X" if layer is None else layer
-    hint = "pass the raw counts layer with layer=..."
+    check_count_values(matrix, f"layer {name!r}", "pass the raw counts layer with layer=...")
+
+
+def check_count_values(matrix, what: str, hint: str) -> None:
+    """Fail unless ``matrix`` (dense or sparse) holds raw counts; name it ``what``, say ``hint``.
+
+    Raw counts are finite, non-negative and integer-valued, and not all zero.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_count_values(np.array([[0.0, 2.0]]), "matrix", "give counts")
+    >>> check_count_values(np.array([[0.5]]), "matrix", "give counts")
+    Traceback (most recent call last):
+    ...
+    ValueError: matrix holds non-integer values (it looks normalised or ...
+    """
     if matrix.shape[0] == 0 or matrix.shape[1] == 0:
-        raise ValueError(f"layer {name!r} is empty (shape {matrix.shape}); nothing to train on.")
+        raise ValueError(f"{what} is empty (shape {matrix.shape}); nothing to train on.")
     values = _values(matrix)
     if not np.issubdtype(values.dtype, np.number):
-        raise ValueError(f"layer {name!r} holds non-numeric values ({values.dtype}); {hint}")
+        raise ValueError(f"{what} holds non-numeric values ({values.dtype}); {hint}")
     if not np.all(np.isfinite(values)):
-        raise ValueError(f"layer {name!r} holds NaN or infinite values; {hint}")
+        raise ValueError(f"{what} holds NaN or infinite values, not raw counts; {hint}")
     if values.size and values.min() < 0:
         raise ValueError(
-            f"layer {name!r} holds negative values (min {values.min():.3g}); it looks scaled or "
+            f"{what} holds negative values (min {values.min():.3g}); it looks scaled or "
             f"centred, not raw counts; {hint}"
         )
     if not np.issubdtype(values.dtype, np.integer) and not np.all(values == np.round(values)):
         raise ValueError(
-            f"layer {name!r} holds non-integer values (it looks normalised or log-transformed); "
-            f"{hint}"
+            f"{what} holds non-integer values (it looks normalised or log-transformed), "
+            f"not raw counts; {hint}"
         )
     if values.size and np.all(values == 0):
-        raise ValueError(f"layer {name!r} holds only zeros; {hint}")
+        raise ValueError(f"{what} holds only zeros; {hint}")

@@ -18,6 +18,7 @@ from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 from scssl import _compat
 from scssl._constants import OBS_COLUMNS, OUTPUT_KEYS, SCSSL_REGISTRY_KEYS
 from scssl.data import get_matrix
+from scssl.data._drug_response_build import domains_and_response, kmeans_clusters
 from scssl.module import DrugResponseModule
 
 from ._base import ScsslModelMixin
@@ -29,57 +30,6 @@ DOMAIN_COL, RESPONSE_COL, CLUSTER_COL = (
     OBS_COLUMNS.RESPONSE,
     OBS_COLUMNS.CLUSTER,
 )
-_SENSITIVE = {"1", "1.0", "true", "sensitive", "s"}
-_RESISTANT = {"0", "0.0", "false", "resistant", "r"}
-
-
-def _parse_response(values: pd.Series) -> np.ndarray:
-    """0/1/NaN floats from numbers, booleans or ``"sensitive"``/``"resistant"`` strings."""
-    out = np.full(len(values), np.nan)
-    present = values.notna().to_numpy()
-    text = values[present].astype(str).str.strip().str.lower()
-    sensitive, resistant = text.isin(_SENSITIVE).to_numpy(), text.isin(_RESISTANT).to_numpy()
-    unknown = ~(sensitive | resistant)
-    if unknown.any():
-        bad = sorted(set(text[unknown]))[:5]
-        raise ValueError(
-            f"response values {bad} are not understood; use 1/0 (sensitive/resistant), "
-            "'sensitive'/'resistant', or NaN for unlabelled rows."
-        )
-    idx = np.flatnonzero(present)
-    out[idx[sensitive]] = 1.0
-    out[idx[resistant]] = 0.0
-    return out
-
-
-def _domains_and_response(
-    adata: AnnData, domain_key: str, response_key: str, bulk_domain: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """Which rows are bulk, and the parsed response (0/1/NaN), after checking the domains."""
-    domain = adata.obs[domain_key]
-    if domain.isna().any():
-        raise ValueError(f"adata.obs[{domain_key!r}] has missing values; every row needs a domain")
-    values = sorted(map(str, pd.unique(domain.astype(str))))
-    if len(values) != 2 or bulk_domain not in values:
-        raise ValueError(
-            f"mismatched domains: adata.obs[{domain_key!r}] holds {values}; it needs exactly "
-            f"two values, one of them bulk_domain={bulk_domain!r} (build the AnnData with "
-            "scssl.data.build_drug_response_adata)."
-        )
-    is_bulk = (domain.astype(str) == bulk_domain).to_numpy()
-    return is_bulk, _parse_response(adata.obs[response_key])
-
-
-def _kmeans_clusters(values: np.ndarray, n_clusters: int, seed: int) -> np.ndarray:
-    from sklearn.cluster import KMeans
-    from sklearn.decomposition import PCA
-
-    n_clusters = int(min(n_clusters, max(values.shape[0] // 5, 1)))
-    if n_clusters < 2:
-        return np.zeros(values.shape[0])
-    n_comps = int(min(20, values.shape[0] - 1, values.shape[1]))
-    reduced = PCA(n_components=n_comps, random_state=seed).fit_transform(values)
-    return KMeans(n_clusters=n_clusters, n_init=4, random_state=seed).fit_predict(reduced)
 
 
 class DrugResponseTransfer(ScsslModelMixin, UnsupervisedTrainingMixin, BaseModelClass):
@@ -276,7 +226,7 @@ class DrugResponseTransfer(ScsslModelMixin, UnsupervisedTrainingMixin, BaseModel
         super()._validate_setup(
             adata, domain_key=domain_key, response_key=response_key, layer=layer, **setup_args
         )
-        is_bulk, response = _domains_and_response(adata, domain_key, response_key, bulk_domain)
+        is_bulk, response = domains_and_response(adata, domain_key, response_key, bulk_domain)
         if np.isfinite(response[~is_bulk]).any():
             warnings.warn(
                 f"{int(np.isfinite(response[~is_bulk]).sum())} single-cell rows carry a response; "
@@ -325,7 +275,7 @@ class DrugResponseTransfer(ScsslModelMixin, UnsupervisedTrainingMixin, BaseModel
         seed: int = 0,
     ) -> list:
         """Write the three derived ``.obs`` columns and register them with the values."""
-        is_bulk, response = _domains_and_response(adata, domain_key, response_key, bulk_domain)
+        is_bulk, response = domains_and_response(adata, domain_key, response_key, bulk_domain)
         response[~is_bulk] = np.nan
         if cluster_key is not None:
             codes = pd.Categorical(adata.obs[cluster_key].astype(str)).codes.astype(float)
@@ -334,7 +284,7 @@ class DrugResponseTransfer(ScsslModelMixin, UnsupervisedTrainingMixin, BaseModel
             sc_values = get_matrix(adata, layer)[~is_bulk]
             sc_values = sc_values.toarray() if sparse.issparse(sc_values) else sc_values
             clusters = np.full(adata.n_obs, -1.0)
-            clusters[~is_bulk] = _kmeans_clusters(sc_values, n_clusters, seed)
+            clusters[~is_bulk] = kmeans_clusters(sc_values, n_clusters, seed)
         adata.obs[DOMAIN_COL] = (~is_bulk).astype(np.float32)
         adata.obs[RESPONSE_COL] = response.astype(np.float32)
         adata.obs[CLUSTER_COL] = clusters.astype(np.float32)

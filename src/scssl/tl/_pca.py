@@ -6,7 +6,7 @@ import numpy as np
 from anndata import AnnData
 from scipy import sparse
 
-from scssl.data import get_matrix
+from scssl.data import get_matrix, log_normalize
 
 
 def pca_embedding(
@@ -28,9 +28,7 @@ def pca_embedding(
     counts = (
         counts.astype(np.float32) if sparse.issparse(counts) else np.asarray(counts, np.float32)
     )
-    work = AnnData(X=counts.copy())
-    sc.pp.normalize_total(work, target_sum=1e4)
-    sc.pp.log1p(work)
+    work = AnnData(X=log_normalize(counts))  # the normalisation the models use
     n_comps = min(n_comps, min(work.shape) - 1)
     sc.pp.pca(work, n_comps=n_comps, random_state=seed)
     return np.asarray(work.obsm["X_pca"])
