@@ -8,7 +8,7 @@ from scvi import REGISTRY_KEYS
 
 import scssl
 from scssl.model import CellTypeClassifier, MaskedAE
-from scssl.model._classifier import balanced_class_weights
+from scssl.model._pretrained import balanced_class_weights
 from scssl.train import FineTuningPlan
 
 TINY = {"n_latent": 8, "n_hidden": 32, "n_layers": 1}

@@ -1,9 +1,7 @@
 """The two-domain AnnData of bulk-to-single-cell drug-response transfer.
 
 :func:`build_drug_response_adata` puts bulk profiles (labelled) and single cells
-(unlabelled) on one scale over the shared genes; :func:`parse_response` and
-:func:`domains_and_response` read it back for
-:class:`~scssl.model.DrugResponseTransfer`.
+(unlabelled) on one scale over the shared genes.
 """
 
 from __future__ import annotations
@@ -307,56 +305,3 @@ def _two_domain_obs(
     if not obs.index.is_unique:
         obs.index = pd.Index([f"{d}:{i}" for d, i in zip(obs["domain"], obs.index)])
     return obs, obs_bulk
-
-
-_SENSITIVE = {"1", "1.0", "true", "sensitive", "s"}
-_RESISTANT = {"0", "0.0", "false", "resistant", "r"}
-
-
-def parse_response(values: pd.Series) -> np.ndarray:
-    """0/1/NaN floats from numbers, booleans or ``"sensitive"``/``"resistant"`` strings."""
-    out = np.full(len(values), np.nan)
-    present = values.notna().to_numpy()
-    text = values[present].astype(str).str.strip().str.lower()
-    sensitive, resistant = text.isin(_SENSITIVE).to_numpy(), text.isin(_RESISTANT).to_numpy()
-    unknown = ~(sensitive | resistant)
-    if unknown.any():
-        bad = sorted(set(text[unknown]))[:5]
-        raise ValueError(
-            f"response values {bad} are not understood; use 1/0 (sensitive/resistant), "
-            "'sensitive'/'resistant', or NaN for unlabelled rows."
-        )
-    idx = np.flatnonzero(present)
-    out[idx[sensitive]] = 1.0
-    out[idx[resistant]] = 0.0
-    return out
-
-
-def domains_and_response(
-    adata: AnnData, domain_key: str, response_key: str, bulk_domain: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """Which rows are bulk, and the parsed response (0/1/NaN), after checking the domains."""
-    domain = adata.obs[domain_key]
-    if domain.isna().any():
-        raise ValueError(f"adata.obs[{domain_key!r}] has missing values; every row needs a domain")
-    values = sorted(map(str, pd.unique(domain.astype(str))))
-    if len(values) != 2 or bulk_domain not in values:
-        raise ValueError(
-            f"mismatched domains: adata.obs[{domain_key!r}] holds {values}; it needs exactly "
-            f"two values, one of them bulk_domain={bulk_domain!r} (build the AnnData with "
-            "scssl.data.build_drug_response_adata)."
-        )
-    is_bulk = (domain.astype(str) == bulk_domain).to_numpy()
-    return is_bulk, parse_response(adata.obs[response_key])
-
-
-def kmeans_clusters(values: np.ndarray, n_clusters: int, seed: int) -> np.ndarray:
-    from sklearn.cluster import KMeans
-    from sklearn.decomposition import PCA
-
-    n_clusters = int(min(n_clusters, max(values.shape[0] // 5, 1)))
-    if n_clusters < 2:
-        return np.zeros(values.shape[0])
-    n_comps = int(min(20, values.shape[0] - 1, values.shape[1]))
-    reduced = PCA(n_components=n_comps, random_state=seed).fit_transform(values)
-    return KMeans(n_clusters=n_clusters, n_init=4, random_state=seed).fit_predict(reduced)

@@ -17,62 +17,18 @@ from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 from scssl import _compat
 from scssl._options import ClassWeight, check_option
 from scssl.module import ClassifierModule
-from scssl.nn import DeterministicEncoder
 from scssl.train import FineTuningPlan
 
 from ._base import ScsslModelMixin
+from ._pretrained import (
+    balanced_class_weights,
+    check_covariate_categories,
+    check_encoder_input_width,
+    check_pretrained_genes,
+    encoder_config,
+)
 
 logger = logging.getLogger("scssl")
-
-
-def encoder_config(ssl_model: BaseModelClass) -> dict:
-    """Architecture of a pretrained scssl model's encoder, as :class:`ClassifierModule` arguments.
-
-    Works for every scssl model whose module has a :class:`~scssl.nn.DeterministicEncoder`
-    named ``z_encoder``; the sizes come from the model's ``init_params_``.
-
-    Examples
-    --------
-    >>> encoder_config(model)["n_latent"]  # doctest: +SKIP
-    32
-    """
-    module = getattr(ssl_model, "module", None)
-    encoder = getattr(module, "z_encoder", None)
-    if not isinstance(encoder, DeterministicEncoder):
-        raise TypeError(
-            f"{type(ssl_model).__name__} has no scssl DeterministicEncoder `module.z_encoder`; "
-            "from_pretrained needs a trained scssl self-supervised model"
-        )
-    # the architecture as the model was built: its init arguments and module kwargs
-    params = {
-        **ssl_model.init_params_.get("non_kwargs", {}),
-        **ssl_model.init_params_.get("kwargs", {}).get("module_kwargs", {}),
-    }
-    return {
-        "n_latent": params["n_latent"],
-        "n_hidden": params["n_hidden"],
-        "n_layers": params["n_layers"],
-        "dropout_rate": float(params["dropout_rate"]),
-        "use_batch_norm": bool(params.get("use_batch_norm", False)),
-        "use_layer_norm": bool(params.get("use_layer_norm", True)),
-        "encode_covariates": bool(params.get("encode_covariates", False)),
-        "target_sum": float(params.get("target_sum", 1e4)),
-    }
-
-
-def balanced_class_weights(counts: np.ndarray) -> list[float]:
-    """``n_cells / (n_present_classes * count)`` per class (0 for classes without cells).
-
-    Examples
-    --------
-    >>> balanced_class_weights(np.array([30, 10, 0]))
-    [0.666667, 2.0, 0.0]
-    """
-    counts = np.asarray(counts, dtype=float)
-    present = counts > 0
-    weights = np.zeros_like(counts)
-    weights[present] = counts.sum() / (present.sum() * counts[present])
-    return weights.round(6).tolist()
 
 
 class CellTypeClassifier(ScsslModelMixin, UnsupervisedTrainingMixin, BaseModelClass):
@@ -294,15 +250,7 @@ class CellTypeClassifier(ScsslModelMixin, UnsupervisedTrainingMixin, BaseModelCl
         config = encoder_config(ssl_model)
         if not ssl_model.is_trained:
             logger.warning("from_pretrained: %s has not been trained", type(ssl_model).__name__)
-        ssl_genes = _compat.registered_genes(ssl_model)
-        if len(ssl_genes) and not adata.var_names.equals(ssl_genes):
-            shared = int(ssl_genes.isin(adata.var_names).sum())
-            raise ValueError(
-                f"adata's genes differ from the pretrained model's ({shared} of "
-                f"{len(ssl_genes)} shared, or a different order); subset and order them as "
-                "the model's (adata[:, model.adata.var_names]) or use "
-                "prepare_query_anndata"
-            )
+        check_pretrained_genes(ssl_model, adata)
         setup_args = _compat.setup_args(ssl_model)
         cls.setup_anndata(
             adata,
@@ -322,30 +270,8 @@ class CellTypeClassifier(ScsslModelMixin, UnsupervisedTrainingMixin, BaseModelCl
             class_weight=class_weight,
         )
         if config["encode_covariates"]:
-            for key in (REGISTRY_KEYS.BATCH_KEY, REGISTRY_KEYS.CAT_COVS_KEY):
-                if key not in ssl_model.adata_manager.data_registry:
-                    continue
-                ours = model.adata_manager.get_state_registry(key)
-                theirs = ssl_model.adata_manager.get_state_registry(key)
-                mine_map = ours.get("categorical_mapping", ours.get("mappings"))
-                their_map = theirs.get("categorical_mapping", theirs.get("mappings"))
-                if str(mine_map) != str(their_map):
-                    raise ValueError(
-                        f"the encoder sees the {key} covariate, but adata's categories "
-                        f"({mine_map}) differ from the pretrained model's ({their_map}); give "
-                        "the column the model's categories in the model's order, e.g. "
-                        "adata.obs[key] = pd.Categorical(adata.obs[key], categories=...)"
-                    )
-        first, n_in_first = (
-            next(m for m in module.z_encoder.modules() if isinstance(m, torch.nn.Linear))
-            for module in (model.module, ssl_model.module)
-        )
-        if first.in_features != n_in_first.in_features:
-            raise ValueError(
-                f"encoder input width differs ({first.in_features} vs "
-                f"{n_in_first.in_features}): the "
-                "covariates of adata do not match the pretrained model's"
-            )
+            check_covariate_categories(model, ssl_model)
+        check_encoder_input_width(model, ssl_model)
         if load_weights:
             state = ssl_model.module.z_encoder.state_dict()
             model.module.z_encoder.load_state_dict({k: v.clone() for k, v in state.items()})

@@ -18,7 +18,11 @@ from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 from scssl import _compat
 from scssl._constants import OBS_COLUMNS, OUTPUT_KEYS, SCSSL_REGISTRY_KEYS
 from scssl.data import get_matrix
-from scssl.data._drug_response_build import domains_and_response, kmeans_clusters
+from scssl.data._drug_response_labels import (
+    check_bulk_labels,
+    derived_columns,
+    domains_and_response,
+)
 from scssl.module import DrugResponseModule
 
 from ._base import ScsslModelMixin
@@ -234,19 +238,7 @@ class DrugResponseTransfer(ScsslModelMixin, UnsupervisedTrainingMixin, BaseModel
                 UserWarning,
                 stacklevel=4,
             )
-        bulk_labels = response[is_bulk]
-        bulk_labels = bulk_labels[np.isfinite(bulk_labels)]
-        if bulk_labels.size == 0:
-            raise ValueError(
-                f"no labelled bulk rows: adata.obs[{response_key!r}] is missing for all "
-                f"{int(is_bulk.sum())} rows with {domain_key}={bulk_domain!r}."
-            )
-        if np.unique(bulk_labels).size < 2:
-            kind = "sensitive" if bulk_labels[0] == 1 else "resistant"
-            raise ValueError(
-                f"all {bulk_labels.size} labelled bulk rows are {kind}; the predictor needs "
-                "both classes (change the ln IC50 threshold or quantile)."
-            )
+        bulk_labels = check_bulk_labels(response[is_bulk], response_key, domain_key, bulk_domain)
         matrix = get_matrix(adata, layer)
         stored = matrix.data if sparse.issparse(matrix) else np.asarray(matrix)
         if not np.isfinite(stored).all():
@@ -275,19 +267,11 @@ class DrugResponseTransfer(ScsslModelMixin, UnsupervisedTrainingMixin, BaseModel
         seed: int = 0,
     ) -> list:
         """Write the three derived ``.obs`` columns and register them with the values."""
-        is_bulk, response = domains_and_response(adata, domain_key, response_key, bulk_domain)
-        response[~is_bulk] = np.nan
-        if cluster_key is not None:
-            codes = pd.Categorical(adata.obs[cluster_key].astype(str)).codes.astype(float)
-            clusters = np.where(is_bulk, -1.0, codes)
-        else:
-            sc_values = get_matrix(adata, layer)[~is_bulk]
-            sc_values = sc_values.toarray() if sparse.issparse(sc_values) else sc_values
-            clusters = np.full(adata.n_obs, -1.0)
-            clusters[~is_bulk] = kmeans_clusters(sc_values, n_clusters, seed)
-        adata.obs[DOMAIN_COL] = (~is_bulk).astype(np.float32)
-        adata.obs[RESPONSE_COL] = response.astype(np.float32)
-        adata.obs[CLUSTER_COL] = clusters.astype(np.float32)
+        columns = derived_columns(
+            adata, domain_key, response_key, layer, bulk_domain, cluster_key, n_clusters, seed
+        )
+        for column, values in zip((DOMAIN_COL, RESPONSE_COL, CLUSTER_COL), columns, strict=True):
+            adata.obs[column] = values
         return [
             LayerField(REGISTRY_KEYS.X_KEY, layer, is_count_data=False),
             NumericalObsField(SCSSL_REGISTRY_KEYS.DOMAIN_KEY, DOMAIN_COL),

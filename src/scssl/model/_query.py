@@ -102,6 +102,31 @@ def _reference_as_model_or_path(reference_model) -> BaseModelClass | str:
     )
 
 
+def _check_query_setup(adata: AnnData, setup_args: dict) -> None:
+    """The query has every ``.obs`` column, ``.obsm`` entry and layer the reference used."""
+    for argument, key in setup_args.items():
+        if not (argument.endswith("_key") or argument.endswith("_keys")):
+            continue
+        keys = [key] if isinstance(key, str) else (key or [])
+        in_obsm = argument in OBSM_SETUP_ARGUMENTS
+        missing = [k for k in keys if k not in (adata.obsm if in_obsm else adata.obs)]
+        if missing:
+            fix = (
+                "compute it on the query (for knn_key: scssl.tl.knn_pairs(query))"
+                if in_obsm
+                else "add it (for labels an unknown placeholder such as 'Unknown' is fine)"
+            )
+            raise ValueError(
+                f"the reference was set up with {argument}={key!r}, but the query has "
+                f"no {'.obsm entry' if in_obsm else '.obs column'} {missing}; {fix}"
+            )
+    if setup_args.get("layer") is not None and setup_args["layer"] not in adata.layers:
+        raise ValueError(
+            f"the reference was trained on layer {setup_args['layer']!r}, missing from "
+            "the query's .layers"
+        )
+
+
 class QueryMappingMixin(ArchesMixin):
     """Reference mapping (scArches) for scssl models.
 
@@ -290,28 +315,7 @@ class QueryMappingMixin(ArchesMixin):
                 f"({overlap.describe()}). Run {cls.__name__}.prepare_query_anndata(adata, "
                 "reference_model) first."
             )
-        setup_args = _compat.setup_args(registry)
-        for argument, key in setup_args.items():
-            if not (argument.endswith("_key") or argument.endswith("_keys")):
-                continue
-            keys = [key] if isinstance(key, str) else (key or [])
-            in_obsm = argument in OBSM_SETUP_ARGUMENTS
-            missing = [k for k in keys if k not in (adata.obsm if in_obsm else adata.obs)]
-            if missing:
-                fix = (
-                    "compute it on the query (for knn_key: scssl.tl.knn_pairs(query))"
-                    if in_obsm
-                    else "add it (for labels an unknown placeholder such as 'Unknown' is fine)"
-                )
-                raise ValueError(
-                    f"the reference was set up with {argument}={key!r}, but the query has "
-                    f"no {'.obsm entry' if in_obsm else '.obs column'} {missing}; {fix}"
-                )
-        if setup_args.get("layer") is not None and setup_args["layer"] not in adata.layers:
-            raise ValueError(
-                f"the reference was trained on layer {setup_args['layer']!r}, missing from "
-                "the query's .layers"
-            )
+        _check_query_setup(adata, _compat.setup_args(registry))
         model = super().load_query_data(
             adata,
             reference_model,
