@@ -63,13 +63,15 @@ def _train_and_report(
                 table = scssl.metrics.leave_one_batch_out(
                     adata.obsm[key], labels, adata.obs[batch_key].to_numpy()
                 )
-                scores = {
+                scores: dict[str, object] = {
                     "macro_f1": float(table.loc["mean", "macro_f1"]),
                     "accuracy": float(table.loc["mean", "accuracy"]),
                     "protocol": f"leave-one-{batch_key}-out kNN (k=15)",
                 }
             else:
-                scores = scssl.metrics.knn_cross_validation(adata.obsm[key], labels, seed=seed)
+                scores = dict(
+                    scssl.metrics.knn_cross_validation(adata.obsm[key], labels, seed=seed)
+                )
                 scores["protocol"] = "5-fold cross-validated kNN (k=15)"
             report[name] = scores
         report["macro_f1_ratio_MaskedAE_over_PCA"] = round(

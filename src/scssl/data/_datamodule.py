@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from lightning.pytorch import LightningDataModule
 from scipy import sparse
@@ -140,7 +142,11 @@ class CollectionDataModule(LightningDataModule):
         held_out = set(np.random.default_rng(seed).permutation(len(blocks))[:n_val].tolist())
         train_blocks = [b for i, b in enumerate(blocks) if i not in held_out]
         val_blocks = [b for i, b in enumerate(blocks) if i in held_out]
-        common = {"batch_size": self.batch_size, "fetch_factor": fetch_factor, "seed": seed}
+        common: dict[str, Any] = {
+            "batch_size": self.batch_size,
+            "fetch_factor": fetch_factor,
+            "seed": seed,
+        }
         self.train_sampler = BlockShuffleSampler(train_blocks, shuffle=True, **common)
         self.val_sampler = BlockShuffleSampler(val_blocks, shuffle=False, drop_last=False, **common)
         if self.train_sampler.n_cells < self.batch_size:
@@ -180,7 +186,9 @@ class CollectionDataModule(LightningDataModule):
             dataset.rank, dataset.world_size = rank, world
 
     def _loader(self, dataset: CollectionMinibatches) -> EpochDataLoader:
-        extra = {"prefetch_factor": self.prefetch_factor} if self.num_workers > 0 else {}
+        extra: dict[str, Any] = {}
+        if self.num_workers > 0:
+            extra["prefetch_factor"] = self.prefetch_factor
         return EpochDataLoader(dataset, batch_size=None, num_workers=self.num_workers, **extra)
 
     def train_dataloader(self):  # noqa: D102

@@ -16,14 +16,7 @@ import pandas as pd
 from anndata import AnnData
 from scipy import sparse
 
-from ._gene_sets import (
-    programme_genes,
-    programme_tfs,
-    read_gmt,
-    read_tf_list,
-    tf_candidates,
-    tf_check_table,
-)
+from ._gene_sets import read_tf_list, tf_check_table
 from ._programme_alignment import (
     ProgrammeFilters,
     _gene_names,
@@ -34,9 +27,10 @@ from ._programme_alignment import (
     membership_matrix,
     resolve_tf,
 )
+from ._programme_collection import ProgrammeCollection
 
 
-class GeneProgrammes:
+class GeneProgrammes(ProgrammeCollection):
     """A collection of gene programmes (named gene sets), optionally one TF per programme.
 
     Build it with :meth:`from_gmt`, :func:`read_regulons` or :meth:`from_dict`;
@@ -62,133 +56,6 @@ class GeneProgrammes:
     >>> len(gp), gp.names
     (2, ['ribo', 'mt'])
     """
-
-    def __init__(
-        self,
-        programmes: Mapping[str, Iterable[str]],
-        tfs: Mapping[str, str] | None = None,
-        source: str = "dict",
-    ):
-        if isinstance(programmes, GeneProgrammes):
-            raise TypeError("already a GeneProgrammes; use it directly")
-        self.genes: dict[str, list[str]] = programme_genes(programmes)
-        self.tfs: dict[str, str] | None = None if tfs is None else programme_tfs(tfs, self.genes)
-        self._tf_candidates: dict[str, list[str]] = {}
-        self.source = source
-        self.var_names: pd.Index | None = None
-        self.membership: sparse.csr_matrix | None = None
-        self.report: pd.DataFrame | None = None
-
-    # -- constructors -----------------------------------------------------------------------
-    @classmethod
-    def from_dict(
-        cls, programmes: Mapping[str, Iterable[str]], tfs: Mapping[str, str] | None = None
-    ) -> GeneProgrammes:
-        """Programmes from ``{name: genes}`` (and optionally ``{name: TF}``).
-
-        Examples
-        --------
-        >>> import scssl
-        >>> gp = scssl.data.GeneProgrammes.from_dict({"SOX9 targets": ["KRT19", "CFTR"]},
-        ...                                          tfs={"SOX9 targets": "SOX9"})
-        >>> gp.tfs
-        {'SOX9 targets': 'SOX9'}
-        """
-        return cls(programmes, tfs=tfs, source="dict")
-
-    @classmethod
-    def from_gmt(cls, path: str | Path, *, tf_from_name: bool = False) -> GeneProgrammes:
-        """Programmes from a GMT file (:func:`read_gmt`).
-
-        Parameters
-        ----------
-        path
-            The GMT file.
-        tf_from_name
-            The sets are TF targets named after their TF (MSigDB C3
-            ``<TF>_TARGET_GENES``): take the TF from the set name, up to the first
-            ``_``; :meth:`align` then picks the first of :func:`tf_candidates` found
-            among the data's genes (so ``NKX2_8`` finds ``NKX2-8``).
-
-        Examples
-        --------
-        >>> import scssl
-        >>> path = scssl.data.data_dir() / "gene_programs/c3.tft.v7.5.1.symbols.gmt"
-        >>> c3 = scssl.data.GeneProgrammes.from_gmt(path, tf_from_name=True)
-        >>> c3.tfs["ATF5_TARGET_GENES"]
-        'ATF5'
-        """
-        sets = read_gmt(path)
-        tfs = None
-        if tf_from_name:
-            candidates = {name: tf_candidates(name) for name in sets}
-            tfs = {name: options[-1] for name, options in candidates.items()}
-        gp = cls(sets, tfs=tfs, source=Path(path).name)
-        if tf_from_name:
-            gp._tf_candidates = candidates
-        return gp
-
-    # -- basic protocol ---------------------------------------------------------------------
-    @property
-    def names(self) -> list[str]:
-        """Programme names, in order."""
-        return list(self.genes)
-
-    @property
-    def is_aligned(self) -> bool:
-        """Whether :meth:`align` produced this collection."""
-        return self.membership is not None
-
-    def __len__(self) -> int:
-        return len(self.genes)
-
-    def __repr__(self) -> str:
-        kind = "TF programmes" if self.tfs is not None else "programmes"
-        where = f", aligned to {len(self.var_names)} genes" if self.is_aligned else ""
-        return f"GeneProgrammes({len(self)} {kind} from {self.source}{where})"
-
-    def to_dict(self) -> dict[str, list[str]]:
-        """``{name: genes}`` as plain Python lists (what models store for save/load).
-
-        Examples
-        --------
-        >>> import scssl
-        >>> scssl.data.GeneProgrammes.from_dict({"a": ["X", "Y", "X"]}).to_dict()
-        {'a': ['X', 'Y']}
-        """
-        return {name: list(genes) for name, genes in self.genes.items()}
-
-    def concat(self, *others: GeneProgrammes) -> GeneProgrammes:
-        """Join collections (unaligned); a name used twice gets the source as prefix.
-
-        TFs are kept only if every collection has them.
-
-        Examples
-        --------
-        >>> import scssl
-        >>> a = scssl.data.GeneProgrammes.from_dict({"x": ["A"]})
-        >>> b = scssl.data.GeneProgrammes.from_dict({"y": ["B"]})
-        >>> a.concat(b).names
-        ['x', 'y']
-        """
-        collections = [self, *others]
-        genes: dict[str, list[str]] = {}
-        tfs: dict[str, str] | None = {}
-        candidates: dict[str, list[str]] = {}
-        for gp in collections:
-            for name, members in gp.genes.items():
-                key = name if name not in genes else f"{gp.source}:{name}"
-                genes[key] = list(members)
-                if tfs is not None and gp.tfs is not None:
-                    tfs[key] = gp.tfs[name]
-                if name in gp._tf_candidates:
-                    candidates[key] = gp._tf_candidates[name]
-            if gp.tfs is None:
-                tfs = None
-        sources = "+".join(gp.source for gp in collections)
-        out = GeneProgrammes(genes, tfs=tfs, source=sources)
-        out._tf_candidates = candidates if tfs is not None else {}
-        return out
 
     def subset(self, names: Iterable[str]) -> GeneProgrammes:
         """The programmes ``names`` only, in that order (re-aligned if this one is aligned).
@@ -313,9 +180,23 @@ class GeneProgrammes:
         return out
 
     # -- aligned views ----------------------------------------------------------------------
-    def _require_aligned(self) -> None:
-        if not self.is_aligned:
+    def _aligned(self) -> tuple[pd.Index, sparse.csr_matrix, pd.DataFrame]:
+        """``var_names``, ``membership`` and ``report`` of an aligned collection."""
+        if self.var_names is None or self.membership is None or self.report is None:
             raise ValueError("these programmes are not aligned; call .align(adata) first")
+        return self.var_names, self.membership, self.report
+
+    def is_aligned_to(self, var_names: Sequence[str] | pd.Index) -> bool:
+        """Whether the collection is aligned to exactly these genes, in this order.
+
+        Examples
+        --------
+        >>> import scssl
+        >>> gp = scssl.data.GeneProgrammes.from_dict({"a": ["G1"]}).align(["G0", "G1"], min_genes=1)
+        >>> gp.is_aligned_to(["G0", "G1"]), gp.is_aligned_to(["G1", "G0"])
+        (True, False)
+        """
+        return self.var_names is not None and self.var_names.equals(pd.Index(var_names))
 
     def membership_dense(self) -> np.ndarray:
         """Boolean programme x gene matrix (aligned collections only).
@@ -327,8 +208,7 @@ class GeneProgrammes:
         >>> gp.membership_dense().tolist()
         [[False, True]]
         """
-        self._require_aligned()
-        return self.membership.toarray().astype(bool)
+        return self._aligned()[1].toarray().astype(bool)
 
     def tf_indices(self) -> np.ndarray:
         """Position of each programme's TF among :attr:`var_names` (aligned TF collections).
@@ -340,13 +220,13 @@ class GeneProgrammes:
         >>> gp.align(["G0", "G1", "G2"], min_genes=1).tf_indices().tolist()
         [0]
         """
-        self._require_aligned()
+        var_names = self._aligned()[0]
         if self.tfs is None:
             raise ValueError(
                 "these programmes have no TFs; read TF-target sets with read_regulons(...) "
                 "or GeneProgrammes.from_gmt(..., tf_from_name=True)"
             )
-        return self.var_names.get_indexer([self.tfs[name] for name in self.names])
+        return var_names.get_indexer([self.tfs[name] for name in self.names])
 
     def coverage(self) -> dict[str, object]:
         """Summary of an alignment: programmes kept and dropped (by reason), genes covered.
@@ -358,7 +238,7 @@ class GeneProgrammes:
         >>> gp.align(["G1", "G2", "G3"], min_genes=2).coverage()["genes_covered"]
         2
         """
-        self._require_aligned()
+        self._aligned()
         return coverage_summary(self)
 
     def check_tfs(self, tf_list: Iterable[str] | str | Path) -> pd.DataFrame:

@@ -225,9 +225,9 @@ class AnnDataCollection:
             if column.isna().any():
                 raise ValueError(f"{path}: obs[{self.batch_key!r}] has missing values")
             values.append(column.astype(str).to_numpy())
-        values = np.concatenate(values)
-        categories = sorted(set(values))
-        return categories, pd.Categorical(values, categories=categories).codes.astype(np.int64)
+        labels = np.concatenate(values)
+        categories = sorted(set(labels))
+        return categories, pd.Categorical(labels, categories=categories).codes.astype(np.int64)
 
     # -- size ----------------------------------------------------------------------------
     @property

@@ -124,12 +124,12 @@ def mutual_nearest_neighbors(
         found, _ = nearest_neighbors(
             embedding[target], embedding[others], min(k, target.size), method="exact"
         )
-        for cell, row in zip(others, target[found], strict=True):
-            neighbours[cell].update(row.tolist())
+        for query_cell, row in zip(others, target[found], strict=True):
+            neighbours[query_cell].update(row.tolist())
     rng = np.random.default_rng(seed)
     partner = np.full(batches.shape[0], -1, dtype=np.int64)
     for cell, candidates in enumerate(neighbours):
         mutual = [other for other in candidates if cell in neighbours[other]]
         if mutual:
-            partner[cell] = rng.choice(sorted(mutual))
+            partner[cell] = int(rng.choice(sorted(mutual)))
     return partner

@@ -61,7 +61,7 @@ def _plan_arguments(plan_cls: type) -> set[str]:
     """Keyword arguments the training plan class (and scvi's TrainingPlan) accepts."""
     names: set[str] = set()
     for cls in (TrainingPlan, plan_cls):
-        params = inspect.signature(cls.__init__).parameters
+        params = inspect.signature(cls).parameters
         names |= {name for name, p in params.items() if p.kind == p.KEYWORD_ONLY}
     return names
 

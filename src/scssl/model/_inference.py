@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -10,6 +11,12 @@ from anndata import AnnData
 from scvi import REGISTRY_KEYS
 
 from scssl.data import AnnDataCollection
+
+if TYPE_CHECKING:
+    # the mixins are used with scvi-tools' BaseModelClass; type-check them as such
+    from scvi.model.base import BaseModelClass as _ModelBase
+else:
+    _ModelBase = object
 
 
 def _zarr_output(path: str, n_cells: int, first: np.ndarray):
@@ -21,7 +28,7 @@ def _zarr_output(path: str, n_cells: int, first: np.ndarray):
     return zarr.open_array(str(path), mode="w", shape=shape, chunks=chunks, dtype=first.dtype)
 
 
-class CellMappingMixin:
+class CellMappingMixin(_ModelBase):
     """``_map_cells``: apply a function of a minibatch to every cell, in eval mode.
 
     The cells come from an AnnData set up like the training data, from an on-disk

@@ -55,15 +55,15 @@ def align_model_programmes(
             "GeneProgrammes.from_gmt(path, tf_from_name=True), or pass programme_tfs="
         )
     var_names = adata.var_names.astype(str)
-    if not (gp.is_aligned and gp.var_names.equals(pd.Index(var_names))):
+    if not gp.is_aligned_to(var_names):
         gp = gp.align(list(var_names), min_genes=1)
-        dropped = int((~gp.report["kept"]).sum())
-        if dropped:
+        coverage = gp.coverage()
+        if coverage["programmes_dropped"]:
             logger.warning(
                 "%d of %d programmes dropped when aligning to the model's genes: %s",
-                dropped,
-                len(gp.report),
-                gp.coverage()["dropped_by_reason"],
+                coverage["programmes_dropped"],
+                coverage["programmes_in"],
+                coverage["dropped_by_reason"],
             )
     if needs != "tf_programmes" and gp.tfs is not None:
         # the TF plays no role in these strategies; keep the programme genes only

@@ -88,7 +88,8 @@ class EncoderModule(BaseModuleClass):
         weights: dict[str, torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """Embed log-normalised expression with ``z_encoder`` (or with other ``weights``)."""
-        args, kwargs = (x_norm,), {}
+        args: tuple[torch.Tensor, ...] = (x_norm,)
+        kwargs: dict[str, torch.Tensor | None] = {}
         if self.encode_covariates:
             args, kwargs = (x_norm, *self._covariates(batch_index, cat_covs)), {"cont": cont_covs}
         if weights is None:

@@ -281,7 +281,7 @@ class ContrastiveModule(EncoderModule):
         v2 = self.augment(self._second_view_counts(x, mnn_partner, knn_partners))
         covs = (batch_index, cat_covs, cont_covs)
         both = csr_stack(v1, v2) if is_sparse_csr(v1) else torch.cat([v1, v2])
-        z_views = self.encode(both, *(_repeat(c) for c in covs)).chunk(2)
+        z_views = self.encode(both, *_repeat_all(covs)).chunk(2)
         return {"z": z_views[0], "views": (v1, v2), "z_views": z_views, "covs": covs}
 
     @auto_move_data
@@ -303,10 +303,9 @@ class ContrastiveModule(EncoderModule):
             with torch.no_grad():
                 v1, v2 = inference_outputs["views"]
                 covs = inference_outputs["covs"]
+                batch2, cat2, cont2 = _repeat_all(covs)
                 h = self.encode(
-                    torch.cat([v1, v2]),
-                    *(_repeat(c) for c in covs),
-                    weights=self.target_weights("z_encoder"),
+                    torch.cat([v1, v2]), batch2, cat2, cont2, self.target_weights("z_encoder")
                 )
                 t1, t2 = functional_call(
                     self.projector, self.target_weights("projector"), (h,)
@@ -341,3 +340,12 @@ class ContrastiveModule(EncoderModule):
 def _repeat(tensor: torch.Tensor | None) -> torch.Tensor | None:
     """Stack a covariate twice, matching two views concatenated along the cells."""
     return None if tensor is None else torch.cat([tensor, tensor])
+
+
+Covariates = tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]
+
+
+def _repeat_all(covs: Covariates) -> Covariates:
+    """Batch, categorical and continuous covariates, each stacked twice."""
+    batch, cat, cont = covs
+    return _repeat(batch), _repeat(cat), _repeat(cont)

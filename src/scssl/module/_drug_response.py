@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from scvi import REGISTRY_KEYS
@@ -10,6 +12,7 @@ from torch import nn
 
 from scssl._constants import SCSSL_REGISTRY_KEYS
 from scssl.nn import (
+    Augmentation,
     DeterministicEncoder,
     ExpressionDecoder,
     GaussianNoise,
@@ -155,7 +158,7 @@ class DrugResponseModule(BaseModuleClass):
         """Denoising corruption (training only): Gaussian noise and random gene dropout."""
         if not self.training:
             return x
-        for augmentation in self.corruption:
+        for augmentation in cast(list[Augmentation], self.corruption):
             x = augmentation.transform(x)
         return x
 

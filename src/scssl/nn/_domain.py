@@ -65,9 +65,10 @@ def mmd_rbf(
         h = (d_all.sum() / max(n * n - n, 1)).detach().clamp_min(1e-6)
     else:
         h = torch.as_tensor(bandwidth, dtype=x.dtype, device=x.device)
-    kernel = sum(torch.exp(-d_all / (2.0 * s * h)) for s in bandwidth_scales) / len(
-        bandwidth_scales
-    )
+    kernel = torch.zeros_like(d_all)
+    for scale in bandwidth_scales:
+        kernel = kernel + torch.exp(-d_all / (2.0 * scale * h))
+    kernel = kernel / len(bandwidth_scales)
     n = x.shape[0]
     k_xx = kernel[:n, :n].mean()
     k_yy = kernel[n:, n:].mean()

@@ -50,6 +50,8 @@ def _membership_tensor(membership) -> torch.Tensor:
 
 
 class _ProgrammeStrategy(MaskingStrategy):
+    membership: torch.Tensor  # programmes x genes, boolean (a buffer)
+
     def __init__(self, membership):
         super().__init__()
         self.register_buffer("membership", _membership_tensor(membership), persistent=False)
@@ -123,6 +125,7 @@ class GeneProgrammeMasking(_ProgrammeStrategy):
         self.programme_fraction = float(programme_fraction)
         self.n_masked = max(1, round(programme_fraction * self.n_programmes))
         # sparse genes x programmes copy: the per-step union is a sparse-dense product
+        self.membership_t: torch.Tensor
         membership_t = self.membership.t().to(torch.float32).to_sparse().coalesce()
         self.register_buffer("membership_t", membership_t, persistent=False)
 
@@ -205,6 +208,8 @@ class ProgrammeToTFMasking(_ProgrammeStrategy):
     @classmethod
     def from_settings(cls, programmes=None, *, mask_ratio=0.5, programme_fraction=0.2):  # noqa: D102
         return cls(programmes.membership, programmes.tf_indices())
+
+    tf_index: torch.Tensor  # gene position of each programme's TF (a buffer)
 
     def __init__(self, membership, tf_index):
         super().__init__(membership)

@@ -156,7 +156,7 @@ def fc_layers_forward(
     """
     covariates = [c.to(x.values().dtype) for c in _one_hot_covariates(fc, cat_list)]
     n_sparse = x.shape[1]
-    h = None
+    h = x  # replaced by the first linear layer's output
     for i, layers in enumerate(fc.fc_layers):
         for layer in layers:
             if layer is None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from anndata import AnnData
@@ -14,7 +15,7 @@ def registration_view(
     adata: AnnData,
     layer: str | None,
     obs_keys: list[str | None],
-    obsm_keys: list[str | None] = (),
+    obsm_keys: Sequence[str | None] = (),
 ) -> AnnData:
     """A light AnnData sharing the user's counts; scvi registration then leaves ``adata`` as is."""
     check_raw_counts(adata, layer)  # errors name the user's layer, not the view's X
@@ -41,7 +42,7 @@ def scalar_params(params: dict) -> dict:
 
 def fit_embedding(
     adata: AnnData,
-    model_cls: type,
+    model_cls: Any,
     *,
     layer: str | None,
     setup_keys: dict[str, str | None],

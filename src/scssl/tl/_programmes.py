@@ -26,7 +26,7 @@ def _aligned_to_model(model, programmes, need_tfs: bool) -> GeneProgrammes:
             )
     gp = as_programmes(programmes)
     var_names = pd.Index(model.adata.var_names.astype(str))
-    if not (gp.is_aligned and gp.var_names.equals(var_names)):
+    if not gp.is_aligned_to(var_names):
         gp = gp.align(list(var_names), min_genes=1)
     if need_tfs and gp.tfs is None:
         raise ValueError(
@@ -114,7 +114,7 @@ def programme_reconstruction(
         raise ValueError(f"mode must be 'masked' or 'isolated', got {mode!r}")
     model._check_if_trained(warn=True)
     gp = _aligned_to_model(model, programmes, need_tfs=False)
-    indices = _held_out(model, indices, adata)
+    cells = _held_out(model, indices, adata)
     module = model.module
     device = module.device
     membership = torch.as_tensor(gp.membership_dense(), device=device)
@@ -128,7 +128,7 @@ def programme_reconstruction(
     was_training = module.training
     module.eval()
     try:
-        for tensors in model._iterate_minibatches(adata, indices, batch_size):
+        for tensors in model._iterate_minibatches(adata, cells, batch_size):
             n = tensors[next(iter(tensors))].shape[0]
             n_cells += n
             for i in range(n_prog):
@@ -227,17 +227,18 @@ def tf_prediction(
         raise ValueError(f"context must be 'targets' or 'all', got {context!r}")
     model._check_if_trained(warn=True)
     gp = _aligned_to_model(model, programmes, need_tfs=True)
-    indices = _held_out(model, indices, adata)
+    cells = _held_out(model, indices, adata)
     module = model.module
     device = module.device
     membership = torch.as_tensor(gp.membership_dense(), device=device)
     tf_index = torch.as_tensor(gp.tf_indices(), device=device)
+    tfs = gp.tfs or {}  # need_tfs=True: every programme has its TF
     n_prog, n_genes = membership.shape
     observed_all, predicted_all = [], []
     was_training = module.training
     module.eval()
     try:
-        for tensors in model._iterate_minibatches(adata, indices, batch_size):
+        for tensors in model._iterate_minibatches(adata, cells, batch_size):
             n = tensors[next(iter(tensors))].shape[0]
             obs = torch.zeros(n, n_prog)
             pred = torch.zeros(n, n_prog)
@@ -254,18 +255,18 @@ def tf_prediction(
             predicted_all.append(pred)
     finally:
         module.train(was_training)
-    obs = torch.cat(observed_all).double().numpy()
-    pred = torch.cat(predicted_all).double().numpy()
+    observed_values = torch.cat(observed_all).double().numpy()
+    predicted_values = torch.cat(predicted_all).double().numpy()
     rows = []
     for i, name in enumerate(gp.names):
-        o, p = obs[:, i], pred[:, i]
+        o, p = observed_values[:, i], predicted_values[:, i]
         varies = o.std() > 1e-12 and p.std() > 1e-12
         sst = ((o - o.mean()) ** 2).sum()
         sse = ((o - p) ** 2).sum()
         rows.append(
             {
                 "programme": name,
-                "tf": gp.tfs[name],
+                "tf": tfs[name],
                 "n_targets": int(membership[i].sum()),
                 "n_cells": o.size,
                 "frac_expressed": float((o > 0).mean()),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 from lightning.pytorch.callbacks import Callback
 from scvi import REGISTRY_KEYS
@@ -81,7 +82,7 @@ class PeriodicCheckpoint(Callback):
     500
     """
 
-    def __init__(self, dirpath: str, every_n_steps: int = 1000):
+    def __init__(self, dirpath: str | Path, every_n_steps: int = 1000):
         if every_n_steps < 1:
             raise ValueError(f"every_n_steps must be at least 1, got {every_n_steps}")
         self.dirpath = str(dirpath)
