@@ -16,6 +16,13 @@ LossOn = Literal["masked", "all"]
 ReconstructionKind = Literal["mse", "nb"]
 DecoderOutput = Literal["values", "proportions"]
 ClassWeight = Literal["balanced"]
+ProgrammeEvaluation = Literal["masked", "isolated"]
+TFContext = Literal["targets", "all"]
+ResponseClass = Literal["resistant", "sensitive"]
+AttributionBaseline = Literal["zeros", "bulk_mean"]
+SingleCellInput = Literal["counts", "log", "scaled"]
+Scaling = Literal["sample", "none"]
+GDSCRelease = Literal["GDSC1", "GDSC2"]
 
 
 def options(literal: Any) -> tuple[str, ...]:

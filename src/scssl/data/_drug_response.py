@@ -34,6 +34,8 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from scssl._options import GDSCRelease, check_option
+
 from ._datasets import data_dir
 
 logger = logging.getLogger("scssl")
@@ -76,7 +78,7 @@ def gdsc_bulk_expression() -> AnnData:
     return ad.read_h5ad(_shared_path("gdsc_bulk/GDSC_EXP_975cells_6163genes_cellz.h5ad"))
 
 
-def gdsc_ln_ic50(drug: str, release: Literal["GDSC1", "GDSC2"] = "GDSC2") -> pd.Series:
+def gdsc_ln_ic50(drug: str, release: GDSCRelease = "GDSC2") -> pd.Series:
     """The ln IC50 of one drug per GDSC cell line, indexed by the bulk expression key.
 
     Cell-line names are mapped to rows of :func:`gdsc_bulk_expression` through the
@@ -97,8 +99,7 @@ def gdsc_ln_ic50(drug: str, release: Literal["GDSC1", "GDSC2"] = "GDSC2") -> pd.
     >>> ic50.index.is_unique  # doctest: +SKIP
     True
     """
-    if release not in ("GDSC1", "GDSC2"):
-        raise ValueError(f"release must be 'GDSC1' or 'GDSC2', got {release!r}")
+    check_option("release", release, GDSCRelease)
     table = pd.read_csv(_shared_path(f"gdsc_bulk/{release}_IC50.csv.gz"))
     rows = table[table["DRUG_NAME"].map(_drug_key) == _drug_key(drug)]
     if rows.empty:

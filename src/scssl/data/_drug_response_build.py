@@ -7,12 +7,13 @@
 from __future__ import annotations
 
 import logging
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 from anndata import AnnData
 from scipy import sparse
+
+from scssl._options import Scaling, SingleCellInput, check_option
 
 from ._drug_response import BULK_DOMAIN, SC_DOMAIN, average_duplicates, binarize_ln_ic50
 from ._normalize import log_normalize
@@ -82,8 +83,8 @@ def build_drug_response_adata(
     quantile: float | None = None,
     bulk_layer: str | None = None,
     sc_layer: str | None = None,
-    sc_input: Literal["counts", "log", "scaled"] = "counts",
-    scaling: Literal["sample", "none"] = "sample",
+    sc_input: SingleCellInput = "counts",
+    scaling: Scaling = "sample",
     center_per_domain: bool = False,
     sc_labels_key: str | None = None,
     genes: list[str] | None = None,
@@ -159,14 +160,12 @@ def build_drug_response_adata(
     ...     sc_labels_key="response",
     ... )
     """
-    if sc_input not in ("counts", "log", "scaled"):
-        raise ValueError(f"sc_input must be 'counts', 'log' or 'scaled', got {sc_input!r}")
+    check_option("sc_input", sc_input, SingleCellInput)
     if smoothing_k < 0 or smoothing_k > single_cell.n_obs:
         raise ValueError(
             f"smoothing_k must lie in [0, n_cells={single_cell.n_obs}], got {smoothing_k}"
         )
-    if scaling not in ("sample", "none"):
-        raise ValueError(f"scaling must be 'sample' or 'none', got {scaling!r}")
+    check_option("scaling", scaling, Scaling)
     if sc_labels_key is not None and sc_labels_key not in single_cell.obs:
         raise KeyError(f"sc_labels_key={sc_labels_key!r} is not a column of single_cell.obs")
 

@@ -68,13 +68,13 @@ def kmeans_clusters(values: np.ndarray, n_clusters: int, seed: int) -> np.ndarra
 
 def derived_columns(
     adata: AnnData,
-    domain_key: str,
-    response_key: str,
-    layer: str | None,
-    bulk_domain: str,
-    cluster_key: str | None,
-    n_clusters: int,
-    seed: int,
+    domain_key: str = "domain",
+    response_key: str = "response",
+    layer: str | None = None,
+    bulk_domain: str = "bulk",
+    cluster_key: str | None = None,
+    n_clusters: int = 8,
+    seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Domain (0 bulk, 1 cell), bulk response (NaN for cells) and cell cluster (-1 bulk).
 

@@ -255,25 +255,13 @@ class DrugResponseTransfer(ScsslModelMixin, UnsupervisedTrainingMixin, BaseModel
         )
 
     @classmethod
-    def _anndata_fields(
-        cls,
-        adata: AnnData,
-        domain_key: str = "domain",
-        response_key: str = "response",
-        layer: str | None = None,
-        bulk_domain: str = "bulk",
-        cluster_key: str | None = None,
-        n_clusters: int = 8,
-        seed: int = 0,
-    ) -> list:
+    def _anndata_fields(cls, adata: AnnData, **setup_args) -> list:
         """Write the three derived ``.obs`` columns and register them with the values."""
-        columns = derived_columns(
-            adata, domain_key, response_key, layer, bulk_domain, cluster_key, n_clusters, seed
-        )
+        columns = derived_columns(adata, **setup_args)
         for column, values in zip((DOMAIN_COL, RESPONSE_COL, CLUSTER_COL), columns, strict=True):
             adata.obs[column] = values
         return [
-            LayerField(REGISTRY_KEYS.X_KEY, layer, is_count_data=False),
+            LayerField(REGISTRY_KEYS.X_KEY, setup_args.get("layer"), is_count_data=False),
             NumericalObsField(SCSSL_REGISTRY_KEYS.DOMAIN_KEY, DOMAIN_COL),
             NumericalObsField(SCSSL_REGISTRY_KEYS.RESPONSE_KEY, RESPONSE_COL),
             NumericalObsField(SCSSL_REGISTRY_KEYS.CLUSTER_KEY, CLUSTER_COL),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from scvi import REGISTRY_KEYS
 from scvi.module.base import BaseModuleClass
@@ -29,34 +31,29 @@ class EncoderModule(BaseModuleClass):
         inputs = self._get_inference_input(tensors)
         return self.inference(**inputs, **self._embedding_kwargs)["z"]
 
-    def _build_encoder(
-        self,
-        n_input: int,
-        n_latent: int,
-        *,
-        n_batch: int,
-        n_cats_per_cov: list[int] | None,
-        n_continuous_cov: int,
-        encode_covariates: bool,
-        n_layers: int,
-        n_hidden: int,
-        dropout_rate: float,
-        use_batch_norm: bool,
-        use_layer_norm: bool,
-    ) -> list[int]:
-        """Create ``self.z_encoder``; returns the covariate category counts (for a decoder)."""
+    def _build_encoder(self, arguments: dict[str, Any]) -> list[int]:
+        """Create ``self.z_encoder`` from the module's ``__init__`` arguments (its ``locals()``).
+
+        Reads ``n_input``, ``n_latent``, the covariate sizes (``n_batch``,
+        ``n_cats_per_cov``, ``n_continuous_cov``), ``encode_covariates`` and the
+        architecture (``n_layers``, ``n_hidden``, ``dropout_rate``, ``use_batch_norm``,
+        ``use_layer_norm``); returns the covariate category counts (for a decoder).
+        """
+        a = arguments
+        n_input, n_latent, encode_covariates = a["n_input"], a["n_latent"], a["encode_covariates"]
+        n_continuous_cov = a["n_continuous_cov"]
         self.encode_covariates = encode_covariates
-        cat_list = [n_batch] + list(n_cats_per_cov or [])
+        cat_list = [a["n_batch"]] + list(a["n_cats_per_cov"] or [])
         self.z_encoder = DeterministicEncoder(
             n_input,
             n_latent,
             n_cat_list=cat_list if encode_covariates else None,
             n_continuous=n_continuous_cov if encode_covariates else 0,
-            n_layers=n_layers,
-            n_hidden=n_hidden,
-            dropout_rate=dropout_rate,
-            use_batch_norm=use_batch_norm,
-            use_layer_norm=use_layer_norm,
+            n_layers=a["n_layers"],
+            n_hidden=a["n_hidden"],
+            dropout_rate=a["dropout_rate"],
+            use_batch_norm=a["use_batch_norm"],
+            use_layer_norm=a["use_layer_norm"],
         )
         return cat_list
 

@@ -87,19 +87,7 @@ class ClassifierModule(EncoderModule):
             raise ValueError(f"a classifier needs at least two classes, got {n_labels}")
         self.n_labels = n_labels
         self.target_sum = float(target_sum)
-        self._build_encoder(
-            n_input,
-            n_latent,
-            n_batch=n_batch,
-            n_cats_per_cov=n_cats_per_cov,
-            n_continuous_cov=n_continuous_cov,
-            encode_covariates=encode_covariates,
-            n_layers=n_layers,
-            n_hidden=n_hidden,
-            dropout_rate=dropout_rate,
-            use_batch_norm=use_batch_norm,
-            use_layer_norm=use_layer_norm,
-        )
+        self._build_encoder(locals())
         self.head = nn.Sequential(
             Standardize(n_latent),
             MLPHead(

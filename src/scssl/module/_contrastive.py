@@ -157,19 +157,7 @@ class ContrastiveModule(EncoderModule):
             "covariance_weight": float(covariance_weight),
         }
 
-        self._build_encoder(
-            n_input,
-            n_latent,
-            n_batch=n_batch,
-            n_cats_per_cov=n_cats_per_cov,
-            n_continuous_cov=n_continuous_cov,
-            encode_covariates=encode_covariates,
-            n_layers=n_layers,
-            n_hidden=n_hidden,
-            dropout_rate=dropout_rate,
-            use_batch_norm=use_batch_norm,
-            use_layer_norm=use_layer_norm,
-        )
+        self._build_encoder(locals())
         self.projector = MLPHead(n_latent, projector_hidden, projector_output, projector_layers)
         settings = AugmentationSettings(
             **{**asdict(augmentations or AugmentationSettings()), **augmentation_settings}

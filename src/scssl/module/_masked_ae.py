@@ -136,19 +136,7 @@ class MaskedAEModule(EncoderModule):
         self.decoder_gene_fraction = float(decoder_gene_fraction)
         self.masking = masking if masking is not None else RandomMasking(mask_ratio)
 
-        cat_list = self._build_encoder(
-            n_input,
-            n_latent,
-            n_batch=n_batch,
-            n_cats_per_cov=n_cats_per_cov,
-            n_continuous_cov=n_continuous_cov,
-            encode_covariates=encode_covariates,
-            n_layers=n_layers,
-            n_hidden=n_hidden,
-            dropout_rate=dropout_rate,
-            use_batch_norm=use_batch_norm,
-            use_layer_norm=use_layer_norm,
-        )
+        cat_list = self._build_encoder(locals())
         self.x_decoder = ExpressionDecoder(
             n_latent,
             n_input,

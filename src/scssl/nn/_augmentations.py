@@ -33,6 +33,7 @@ Space = Literal["counts", "normalized"]
 
 
 def _check_probability(name: str, value: float) -> float:
+    """``value`` as a float, if it is a probability or share (in [0, 1])."""
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"{name} must lie in [0, 1], got {value}")
     return float(value)
@@ -269,9 +270,7 @@ class GeneSwap(Augmentation):
 
     def __init__(self, swap_fraction: float = 0.1, p: float = 0.5):
         super().__init__(p)
-        if not 0.0 <= swap_fraction <= 1.0:
-            raise ValueError(f"swap_fraction must lie in [0, 1], got {swap_fraction}")
-        self.swap_fraction = float(swap_fraction)
+        self.swap_fraction = _check_probability("swap_fraction", swap_fraction)
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         n_pairs = int(x.shape[1] * self.swap_fraction) // 2
@@ -308,9 +307,7 @@ class Crossover(Augmentation):
 
     def __init__(self, fraction: float = 0.25, p: float = 0.5):
         super().__init__(p)
-        if not 0.0 <= fraction <= 1.0:
-            raise ValueError(f"fraction must lie in [0, 1], got {fraction}")
-        self.fraction = float(fraction)
+        self.fraction = _check_probability("fraction", fraction)
 
     @staticmethod
     def partners(n: int, device: torch.device | str) -> torch.Tensor:

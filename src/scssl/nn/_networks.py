@@ -12,6 +12,8 @@ import torch
 from scvi.nn import FCLayers
 from torch import nn
 
+from scssl._options import DecoderOutput, check_option
+
 from ._sparse import fc_layers_forward, is_sparse_csr, normalize_sparse_counts
 
 
@@ -34,6 +36,35 @@ def normalize_counts(
         return normalize_sparse_counts(counts, target_sum, eps)
     library = counts.sum(dim=1, keepdim=True)
     return torch.log1p(counts / (library + eps) * target_sum), library
+
+
+def fully_connected(
+    n_input: int,
+    n_output: int,
+    n_cat_list: Iterable[int] | None,
+    n_continuous: int,
+    n_layers: int,
+    n_hidden: int,
+    dropout_rate: float,
+    use_batch_norm: bool,
+    use_layer_norm: bool,
+) -> tuple[FCLayers, nn.Linear]:
+    """The one stack of encoders and decoders: ``FCLayers`` hidden layers, then a linear map.
+
+    The continuous covariates are appended to the input; the categorical ones are
+    injected into every hidden layer (``n_cat_list``), as in scvi-tools.
+    """
+    hidden = FCLayers(
+        n_in=n_input + n_continuous,
+        n_out=n_hidden,
+        n_cat_list=n_cat_list,
+        n_layers=n_layers,
+        n_hidden=n_hidden,
+        dropout_rate=dropout_rate,
+        use_batch_norm=use_batch_norm,
+        use_layer_norm=use_layer_norm,
+    )
+    return hidden, nn.Linear(n_hidden, n_output)
 
 
 class DeterministicEncoder(nn.Module):
@@ -65,17 +96,18 @@ class DeterministicEncoder(nn.Module):
         use_layer_norm: bool = True,
     ):
         super().__init__()
-        self.encoder = FCLayers(
-            n_in=n_input + n_continuous,
-            n_out=n_hidden,
-            n_cat_list=n_cat_list,
-            n_layers=n_layers,
-            n_hidden=n_hidden,
-            dropout_rate=dropout_rate,
-            use_batch_norm=use_batch_norm,
-            use_layer_norm=use_layer_norm,
+        # the name `encoder` is the one scArches-style freezing looks for
+        self.encoder, self.output = fully_connected(
+            n_input,
+            n_output,
+            n_cat_list,
+            n_continuous,
+            n_layers,
+            n_hidden,
+            dropout_rate,
+            use_batch_norm,
+            use_layer_norm,
         )
-        self.output = nn.Linear(n_hidden, n_output)
 
     def forward(
         self, x: torch.Tensor, *cat_list: torch.Tensor, cont: torch.Tensor | None = None
@@ -116,23 +148,22 @@ class ExpressionDecoder(nn.Module):
         dropout_rate: float = 0.0,
         use_batch_norm: bool = False,
         use_layer_norm: bool = True,
-        output: str = "values",
+        output: DecoderOutput = "values",
     ):
         super().__init__()
-        if output not in ("values", "proportions"):
-            raise ValueError(f"output must be 'values' or 'proportions', got {output!r}")
+        check_option("output", output, DecoderOutput)
         self.output_kind = output
-        self.decoder = FCLayers(
-            n_in=n_input + n_continuous,
-            n_out=n_hidden,
-            n_cat_list=n_cat_list,
-            n_layers=n_layers,
-            n_hidden=n_hidden,
-            dropout_rate=dropout_rate,
-            use_batch_norm=use_batch_norm,
-            use_layer_norm=use_layer_norm,
+        self.decoder, self.output = fully_connected(
+            n_input,
+            n_output,
+            n_cat_list,
+            n_continuous,
+            n_layers,
+            n_hidden,
+            dropout_rate,
+            use_batch_norm,
+            use_layer_norm,
         )
-        self.output = nn.Linear(n_hidden, n_output)
 
     def forward(
         self,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 import torch
 from anndata import AnnData
 
+from scssl._options import AttributionBaseline, ResponseClass, check_option
 from scssl.data import get_matrix
 
 
@@ -27,9 +27,9 @@ def drug_response_attributions(
     adata: AnnData,
     model,
     *,
-    target: Literal["resistant", "sensitive"] = "resistant",
+    target: ResponseClass = "resistant",
     cells: Sequence[int] | np.ndarray | None = None,
-    baseline: Literal["zeros", "bulk_mean"] = "zeros",
+    baseline: AttributionBaseline = "zeros",
     n_steps: int = 50,
     batch_size: int = 256,
     layer: str | None = None,
@@ -86,10 +86,8 @@ def drug_response_attributions(
     >>> top.head(10)  # genes pushing cells towards predicted resistance  # doctest: +SKIP
     """
     integrated_gradients = _integrated_gradients_cls()
-    if target not in ("resistant", "sensitive"):
-        raise ValueError(f"target must be 'resistant' or 'sensitive', got {target!r}")
-    if baseline not in ("zeros", "bulk_mean"):
-        raise ValueError(f"baseline must be 'zeros' or 'bulk_mean', got {baseline!r}")
+    check_option("target", target, ResponseClass)
+    check_option("baseline", baseline, AttributionBaseline)
     if not getattr(model, "is_trained_", False):
         raise ValueError("the model is not trained; call model.train() first")
     if adata.n_vars != model.module.n_input:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 import torch
 from anndata import AnnData
 
+from scssl._options import ProgrammeEvaluation, TFContext, check_option
 from scssl.data import GeneProgrammes, as_programmes
 
 logger = logging.getLogger("scssl")
@@ -49,6 +49,14 @@ def _held_out(model, indices: Sequence[int] | None, adata: AnnData | None) -> np
     return np.asarray(held)
 
 
+def _evaluation_setup(model, programmes, indices, adata, need_tfs: bool):
+    """Programmes aligned to the model, the cells to score, membership on the model's device."""
+    model._check_if_trained(warn=True)
+    gp = _aligned_to_model(model, programmes, need_tfs=need_tfs)
+    membership = torch.as_tensor(gp.membership_dense(), device=model.module.device)
+    return gp, _held_out(model, indices, adata), membership
+
+
 def _predict_with_mask(module, tensors: dict, hidden: torch.Tensor) -> tuple[torch.Tensor, ...]:
     inputs = module._get_inference_input(tensors)
     inference_outputs = module.inference(**inputs, hidden=hidden)
@@ -64,7 +72,7 @@ def programme_reconstruction(
     *,
     adata: AnnData | None = None,
     indices: Sequence[int] | None = None,
-    mode: Literal["masked", "isolated"] = "masked",
+    mode: ProgrammeEvaluation = "masked",
     batch_size: int | None = 256,
 ) -> pd.DataFrame:
     """How well each programme's genes are predicted when they are hidden, per programme.
@@ -110,14 +118,9 @@ def programme_reconstruction(
     >>> table.head()  # doctest: +SKIP
     >>> scssl.pl.programme_ranking(table)  # doctest: +SKIP
     """
-    if mode not in ("masked", "isolated"):
-        raise ValueError(f"mode must be 'masked' or 'isolated', got {mode!r}")
-    model._check_if_trained(warn=True)
-    gp = _aligned_to_model(model, programmes, need_tfs=False)
-    cells = _held_out(model, indices, adata)
+    check_option("mode", mode, ProgrammeEvaluation)
+    gp, cells, membership = _evaluation_setup(model, programmes, indices, adata, need_tfs=False)
     module = model.module
-    device = module.device
-    membership = torch.as_tensor(gp.membership_dense(), device=device)
     scored = membership if mode == "masked" else ~membership
     n_prog, n_genes = membership.shape
     # per programme x gene sufficient statistics over cells
@@ -185,7 +188,7 @@ def tf_prediction(
     *,
     adata: AnnData | None = None,
     indices: Sequence[int] | None = None,
-    context: Literal["targets", "all"] = "targets",
+    context: TFContext = "targets",
     batch_size: int | None = 256,
 ) -> pd.DataFrame:
     """How well each TF's expression is predicted from its targets, per TF programme.
@@ -223,14 +226,10 @@ def tf_prediction(
     >>> table = scssl.tl.tf_prediction(model)  # doctest: +SKIP
     >>> table[["tf", "pearson_r"]].head()  # doctest: +SKIP
     """
-    if context not in ("targets", "all"):
-        raise ValueError(f"context must be 'targets' or 'all', got {context!r}")
-    model._check_if_trained(warn=True)
-    gp = _aligned_to_model(model, programmes, need_tfs=True)
-    cells = _held_out(model, indices, adata)
+    check_option("context", context, TFContext)
+    gp, cells, membership = _evaluation_setup(model, programmes, indices, adata, need_tfs=True)
     module = model.module
     device = module.device
-    membership = torch.as_tensor(gp.membership_dense(), device=device)
     tf_index = torch.as_tensor(gp.tf_indices(), device=device)
     tfs = gp.tfs or {}  # need_tfs=True: every programme has its TF
     n_prog, n_genes = membership.shape
