@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import subprocess
 import sys
 import tempfile
@@ -121,6 +122,13 @@ def measure() -> dict:
     return out
 
 
+def _data_dir() -> Path:
+    sys.path.insert(0, str(ROOT / "src"))
+    import scssl
+
+    return Path(scssl.data.data_dir()).resolve()
+
+
 def _run_at(rev: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         tree = Path(tmp) / "tree"
@@ -134,9 +142,13 @@ def _run_at(rev: str) -> dict:
                 f"sys.path.insert(1, {str(HERE)!r}); import same_seed_fingerprint as s; "
                 "print(json.dumps(s.measure()))"
             )
+            # the data folder as this checkout sees it (the default is relative to src/)
+            env = {**os.environ, "SCSSL_DATA_DIR": str(_data_dir())}
             done = subprocess.run(
-                [sys.executable, "-c", code], check=True, capture_output=True, text=True
+                [sys.executable, "-c", code], capture_output=True, text=True, env=env
             )
+            if done.returncode != 0:
+                raise RuntimeError(f"{rev} failed:\n{done.stderr[-3000:]}")
         finally:
             subprocess.run(
                 ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=True
