@@ -5,4 +5,6 @@ cd "$(dirname "$0")/.."
 bash scripts/_env.sh
 VENV="${SCSSL_VENV:-.venv}"
 "$VENV/bin/python" -m pip install --quiet -c constraints.txt -e ".[docs]"
+# autosummary pages are regenerated from docs/api.md each build (stale ones would warn)
+rm -rf docs/generated
 exec "$VENV/bin/sphinx-build" -b html -W --keep-going docs docs/_build/html "$@"
