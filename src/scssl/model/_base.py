@@ -193,24 +193,24 @@ class ScsslModelMixin(CellMappingMixin):
             check_raw_counts(adata, layer)
 
     @classmethod
-    def _anndata_fields(
-        cls,
-        adata: AnnData,
-        layer: str | None = None,
-        batch_key: str | None = None,
-        labels_key: str | None = None,
-        categorical_covariate_keys: list[str] | None = None,
-        continuous_covariate_keys: list[str] | None = None,
-        **setup_args,
-    ) -> list:
+    def _anndata_fields(cls, adata: AnnData, **setup_args) -> list:
         """Counts, batch, labels and covariates, then the model's :meth:`_extra_fields`."""
+        standard = (
+            "layer",
+            "batch_key",
+            "labels_key",
+            "categorical_covariate_keys",
+            "continuous_covariate_keys",
+        )
+        layer, batch_key, labels_key, cat_keys, cont_keys = (setup_args.get(k) for k in standard)
+        extra = {k: v for k, v in setup_args.items() if k not in standard}
         return [
             LayerField(REGISTRY_KEYS.X_KEY, layer, is_count_data=cls._count_data),
             CategoricalObsField(REGISTRY_KEYS.BATCH_KEY, batch_key),
-            cls._labels_field(labels_key, **setup_args),
-            CategoricalJointObsField(REGISTRY_KEYS.CAT_COVS_KEY, categorical_covariate_keys),
-            NumericalJointObsField(REGISTRY_KEYS.CONT_COVS_KEY, continuous_covariate_keys),
-            *cls._extra_fields(**setup_args),
+            cls._labels_field(labels_key, **extra),
+            CategoricalJointObsField(REGISTRY_KEYS.CAT_COVS_KEY, cat_keys),
+            NumericalJointObsField(REGISTRY_KEYS.CONT_COVS_KEY, cont_keys),
+            *cls._extra_fields(**extra),
         ]
 
     @classmethod

@@ -7,6 +7,7 @@ freezing in scvi-tools finds parameters by these names.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import torch
 from scvi.nn import FCLayers
@@ -38,33 +39,27 @@ def normalize_counts(
     return torch.log1p(counts / (library + eps) * target_sum), library
 
 
-def fully_connected(
-    n_input: int,
-    n_output: int,
-    n_cat_list: Iterable[int] | None,
-    n_continuous: int,
-    n_layers: int,
-    n_hidden: int,
-    dropout_rate: float,
-    use_batch_norm: bool,
-    use_layer_norm: bool,
-) -> tuple[FCLayers, nn.Linear]:
+def fully_connected(arguments: dict[str, Any]) -> tuple[FCLayers, nn.Linear]:
     """The one stack of encoders and decoders: ``FCLayers`` hidden layers, then a linear map.
 
-    The continuous covariates are appended to the input; the categorical ones are
+    ``arguments`` are the network's ``__init__`` arguments (its ``locals()``):
+    ``n_input``, ``n_output``, ``n_cat_list``, ``n_continuous``, ``n_layers``,
+    ``n_hidden``, ``dropout_rate``, ``use_batch_norm``, ``use_layer_norm``. The
+    continuous covariates are appended to the input; the categorical ones are
     injected into every hidden layer (``n_cat_list``), as in scvi-tools.
     """
+    a = arguments
     hidden = FCLayers(
-        n_in=n_input + n_continuous,
-        n_out=n_hidden,
-        n_cat_list=n_cat_list,
-        n_layers=n_layers,
-        n_hidden=n_hidden,
-        dropout_rate=dropout_rate,
-        use_batch_norm=use_batch_norm,
-        use_layer_norm=use_layer_norm,
+        n_in=a["n_input"] + a["n_continuous"],
+        n_out=a["n_hidden"],
+        n_cat_list=a["n_cat_list"],
+        n_layers=a["n_layers"],
+        n_hidden=a["n_hidden"],
+        dropout_rate=a["dropout_rate"],
+        use_batch_norm=a["use_batch_norm"],
+        use_layer_norm=a["use_layer_norm"],
     )
-    return hidden, nn.Linear(n_hidden, n_output)
+    return hidden, nn.Linear(a["n_hidden"], a["n_output"])
 
 
 class DeterministicEncoder(nn.Module):
@@ -97,17 +92,7 @@ class DeterministicEncoder(nn.Module):
     ):
         super().__init__()
         # the name `encoder` is the one scArches-style freezing looks for
-        self.encoder, self.output = fully_connected(
-            n_input,
-            n_output,
-            n_cat_list,
-            n_continuous,
-            n_layers,
-            n_hidden,
-            dropout_rate,
-            use_batch_norm,
-            use_layer_norm,
-        )
+        self.encoder, self.output = fully_connected(locals())
 
     def forward(
         self, x: torch.Tensor, *cat_list: torch.Tensor, cont: torch.Tensor | None = None
@@ -153,17 +138,7 @@ class ExpressionDecoder(nn.Module):
         super().__init__()
         check_option("output", output, DecoderOutput)
         self.output_kind = output
-        self.decoder, self.output = fully_connected(
-            n_input,
-            n_output,
-            n_cat_list,
-            n_continuous,
-            n_layers,
-            n_hidden,
-            dropout_rate,
-            use_batch_norm,
-            use_layer_norm,
-        )
+        self.decoder, self.output = fully_connected(locals())
 
     def forward(
         self,
