@@ -66,6 +66,10 @@ def test_collection_aligns_genes_and_reads_the_same_counts(two_files):
     schema = collection.schema_anndata()
     assert schema.var_names.tolist() == genes
     assert schema.obs["donor"].cat.categories.tolist() == ["d1", "d2"]
+    # cells keep their names; the obs of the files is read from disk, never held
+    assert schema.obs_names.tolist() == [first.obs_names[0], second.obs_names[0]]
+    assert not any(isinstance(v, pd.DataFrame) for v in vars(collection).values())
+    pd.testing.assert_frame_equal(collection.read_obs(1), second.obs)
 
 
 def test_collection_refuses_bad_input_before_reading(two_files, tmp_path):

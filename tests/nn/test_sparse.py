@@ -283,3 +283,22 @@ def test_contrastive_with_nonzero_noise_never_densifies_a_minibatch():
         model.train(max_epochs=2, batch_size=16)
     assert seen and set(seen) == {torch.sparse_csr}
     assert np.isfinite(model.history["train_loss"].to_numpy(dtype=float)).all()
+
+
+def test_classifier_trains_on_sparse_minibatches_and_predicts_like_dense():
+    counts = _counts(n_cells=60, n_genes=40).numpy()
+    adata = _adata(counts)
+    adata.obs["label"] = np.where(counts[:, 0] > np.median(counts[:, 0]), "high", "low")
+    scssl.model.MaskedAE.setup_anndata(adata, batch_key="batch")
+    ssl = scssl.model.MaskedAE(adata, n_latent=4, n_hidden=16)
+    ssl.train(max_epochs=1, batch_size=16)
+    clf = scssl.model.CellTypeClassifier.from_pretrained(ssl, adata, labels_key="label")
+    assert clf._sparse_minibatches()
+    with layouts_seen(clf.module, "inference") as seen:
+        clf.train(max_epochs=2, batch_size=16)
+    assert set(seen) == {torch.sparse_csr}  # training and validation steps stayed sparse
+    dense = AnnData(counts, obs=adata.obs.copy())
+    scssl.model.CellTypeClassifier.setup_anndata(dense, labels_key="label", batch_key="batch")
+    np.testing.assert_allclose(
+        clf.predict(soft=True).to_numpy(), clf.predict(dense, soft=True).to_numpy(), atol=1e-5
+    )

@@ -132,23 +132,25 @@ class AnnDataCollection:
         self.batch_key = batch_key
         self.min_gene_overlap = min_gene_overlap
         self._handles: dict[int, list] = {}
-        obs_frames, self._file_var_names = [], []
+        # only the row counts, gene names and batch labels stay in memory: a million
+        # cells' full obs would be the largest thing the collection holds
+        n_rows, batches, self._file_var_names = [], [], []
         for path in self.paths:
-            obs, var_names = self._read_metadata(path)
-            obs_frames.append(obs)
+            n, batch, var_names = self._read_metadata(path)
+            n_rows.append(n)
+            batches.append(batch)
             self._file_var_names.append(var_names)
-        self.file_n_obs = np.array([len(frame) for frame in obs_frames])
+        self.file_n_obs = np.array(n_rows, dtype=np.int64)
         self.offsets = np.concatenate([[0], np.cumsum(self.file_n_obs)])
-        self.obs = pd.concat(obs_frames)
-        self.batch_categories, self._batch_codes = self._batch_codes_from_obs(obs_frames)
+        self.batch_categories, self._batch_codes = self._batch_codes_from_labels(batches)
         self._set_genes(genes if genes is not None else self._file_var_names[0])
 
     # -- construction helpers ------------------------------------------------------------
     def _matrix_key(self) -> str:
         return "X" if self.layer is None else f"layers/{self.layer}"
 
-    def _read_metadata(self, path: Path) -> tuple[pd.DataFrame, pd.Index]:
-        """A file's obs and gene names, after checking its counts are CSR of matching rows."""
+    def _read_metadata(self, path: Path) -> tuple[int, np.ndarray | None, pd.Index]:
+        """A file's number of cells, batch labels and gene names (counts checked CSR)."""
         store = _open_store(path)
         try:
             key = self._matrix_key()
@@ -160,15 +162,43 @@ class AnnDataCollection:
                     f"{path}:{key} is stored as {encoding or 'a dense array'}; the collection "
                     "reads CSR matrices (write the file with a scipy.sparse.csr_matrix)"
                 )
-            obs = anndata.io.read_elem(store["obs"])
+            obs = store["obs"]
+            n_obs = len(obs[obs.attrs["_index"]])
+            batch = None
+            if self.batch_key is not None:
+                if self.batch_key not in obs:
+                    raise KeyError(f"batch_key={self.batch_key!r} is not a column of {path}'s obs")
+                batch = pd.Series(anndata.io.read_elem(obs[self.batch_key]))
+                if batch.isna().any():
+                    raise ValueError(f"{path}: obs[{self.batch_key!r}] has missing values")
+                batch = batch.astype(str).to_numpy()
             var_names = pd.Index(anndata.io.read_elem(store["var"]).index.astype(str))
             n_rows = int(store[key].attrs["shape"][0])
         finally:
             if isinstance(store, h5py.File):
                 store.close()
-        if n_rows != len(obs):
-            raise ValueError(f"{path}: obs has {len(obs)} rows but the counts have {n_rows}")
-        return obs, var_names
+        if n_rows != n_obs:
+            raise ValueError(f"{path}: obs has {n_obs} rows but the counts have {n_rows}")
+        return n_rows, batch, var_names
+
+    def read_obs(self, file: int) -> pd.DataFrame:
+        """The full ``obs`` of one file, read from disk (the collection keeps none in memory).
+
+        Examples
+        --------
+        >>> collection.read_obs(0).columns  # doctest: +SKIP
+        """
+        store = _open_store(self.paths[file])
+        try:
+            return anndata.io.read_elem(store["obs"])
+        finally:
+            if isinstance(store, h5py.File):
+                store.close()
+
+    @property
+    def obs(self) -> pd.DataFrame:
+        """``obs`` of all files, read from disk on every access (prefer :meth:`read_obs`)."""
+        return pd.concat([self.read_obs(i) for i in range(len(self.paths))])
 
     def _set_genes(self, genes: Sequence[str]) -> None:
         """Align every file to the gene list ``genes`` (checks overlap, reports missing)."""
@@ -214,18 +244,10 @@ class AnnDataCollection:
             )
         return alignment
 
-    def _batch_codes_from_obs(self, obs_frames: list[pd.DataFrame]):
+    def _batch_codes_from_labels(self, batches: list[np.ndarray | None]):
         if self.batch_key is None:
             return ["0"], np.zeros(self.n_obs, dtype=np.int64)
-        values = []
-        for path, frame in zip(self.paths, obs_frames, strict=True):
-            if self.batch_key not in frame:
-                raise KeyError(f"batch_key={self.batch_key!r} is not a column of {path}'s obs")
-            column = frame[self.batch_key]
-            if column.isna().any():
-                raise ValueError(f"{path}: obs[{self.batch_key!r}] has missing values")
-            values.append(column.astype(str).to_numpy())
-        labels = np.concatenate(values)
+        labels: np.ndarray = np.concatenate([b for b in batches if b is not None])
         categories = sorted(set(labels))
         return categories, pd.Categorical(labels, categories=categories).codes.astype(np.int64)
 
@@ -284,11 +306,29 @@ class AnnDataCollection:
         return np.repeat(np.array([str(p) for p in self.paths]), self.file_n_obs)
 
     def _cells_anndata(self, blocks: Sequence[Block]) -> AnnData:
-        """An in-memory AnnData of the cells of ``blocks`` (collection genes, their obs)."""
+        """In-memory AnnData of the cells of ``blocks``: collection genes, cell names, batch."""
         matrix, rows = self.read_blocks(blocks)
-        obs = self.obs.iloc[rows].copy()
-        obs.index = obs.index.astype(str)
+        obs = pd.DataFrame(index=pd.Index(self._obs_names(rows), dtype=str))
+        if self.batch_key is not None:
+            labels = np.asarray(self.batch_categories)[self._batch_codes[rows]]
+            obs[self.batch_key] = pd.Categorical(labels, categories=self.batch_categories)
         return AnnData(matrix, obs=obs, var=pd.DataFrame(index=self.var_names))
+
+    def _obs_names(self, rows: np.ndarray) -> np.ndarray:
+        """Cell names of global ``rows``, read file by file from disk."""
+        names = np.empty(len(rows), dtype=object)
+        files = np.searchsorted(self.offsets, rows, side="right") - 1
+        for file in np.unique(files):
+            store = _open_store(self.paths[file])
+            try:
+                obs = store["obs"]
+                index = anndata.io.read_elem(obs[obs.attrs["_index"]])
+            finally:
+                if isinstance(store, h5py.File):
+                    store.close()
+            here = files == file
+            names[here] = np.asarray(index)[rows[here] - self.offsets[file]].astype(str)
+        return names
 
     def minibatch(self, matrix: sparse.csr_matrix, rows: np.ndarray) -> dict[str, torch.Tensor]:
         """The tensors an scssl module reads, for CSR ``matrix`` holding collection ``rows``.
@@ -327,12 +367,7 @@ class AnnDataCollection:
         rows = []
         for code in range(len(self.batch_categories)):
             rows += list(np.flatnonzero(self._batch_codes == code)[:n_cells_per_batch])
-        adata = self._cells_anndata([self._block_of(row) for row in np.sort(rows)])
-        if self.batch_key is not None:
-            adata.obs[self.batch_key] = pd.Categorical(
-                adata.obs[self.batch_key].astype(str), categories=self.batch_categories
-            )
-        return adata
+        return self._cells_anndata([self._block_of(row) for row in np.sort(rows)])
 
     def sample_anndata(self, n_cells: int = 20_000, block_size: int = 64, seed: int = 0) -> AnnData:
         """An in-memory AnnData of about ``n_cells`` cells, read as random blocks of rows.

@@ -74,6 +74,7 @@ class CellTypeClassifier(ScsslModelMixin, UnsupervisedTrainingMixin, BaseModelCl
     """
 
     _module_cls = ClassifierModule
+    _reads_sparse_minibatches = True
     _training_plan_cls = FineTuningPlan
     _default_batch_size = 128
     _default_lr = 5e-3

@@ -48,6 +48,13 @@ def _model_class(name: str):
     return Contrastive, {"method": name}
 
 
+def _write_reference_obs(collection, path: Path) -> None:
+    """Every file's obs plus its file name, appended file by file (one file in memory)."""
+    for file, source in enumerate(collection.paths):
+        obs = collection.read_obs(file).assign(scssl_file=str(source))
+        obs.to_csv(path, mode="w" if file == 0 else "a", header=file == 0)
+
+
 def pretrain(
     paths: Sequence[str | Path],
     output: str | Path,
@@ -169,9 +176,7 @@ def pretrain(
     seconds = time.perf_counter() - start
     trained.save(str(output / "model"), overwrite=True)
     trained.get_latent_representation(collection, out=str(output / "reference_embedding.zarr"))
-    collection.obs.assign(scssl_file=collection.file_of_rows()).to_csv(
-        output / "reference_obs.csv.gz"
-    )
+    _write_reference_obs(collection, output / "reference_obs.csv.gz")
     manifest = {
         "model": model,
         "model_class": model_cls.__name__,
