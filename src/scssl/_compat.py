@@ -7,6 +7,7 @@ scssl goes through this file so that a scvi-tools upgrade (supported range:
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
@@ -73,3 +74,36 @@ def setup_args(model_or_registry: BaseModelClass | dict) -> dict:
     if isinstance(model_or_registry, BaseModelClass):
         registry = model_or_registry.adata_manager.registry
     return dict(registry.get("setup_args", {}))
+
+
+@contextmanager
+def model_file_reader(reader):
+    """Within the block, scvi-tools reads model folders through ``reader``.
+
+    ``reader`` replaces scvi-tools' ``_load_saved_files`` (same arguments and results)
+    for ``BaseModelClass.load`` and ``ArchesMixin`` (``prepare_query_anndata``,
+    ``load_query_data``), whose own version unpickles ``model.pt`` with
+    ``weights_only=False``. The rest of scvi-tools' load logic (setup with the saved
+    registry, model initialisation, state dict) runs unchanged.
+    """
+    import scvi.model.base._archesmixin as arches
+    import scvi.model.base._base_model as base_model
+
+    saved = base_model._load_saved_files, arches._load_saved_files
+    base_model._load_saved_files = arches._load_saved_files = reader
+    try:
+        yield
+    finally:
+        base_model._load_saved_files, arches._load_saved_files = saved
+
+
+def scvi_model_file_reader():
+    """scvi-tools' own reader (unpickles the whole file: for trusted files only)."""
+    from scvi.model.base._save_load import _load_saved_files
+
+    return _load_saved_files
+
+
+def user_attributes(model: BaseModelClass) -> dict:
+    """The attributes scvi-tools saves with a model: public ones ending in ``_``."""
+    return {name: value for name, value in model._get_user_attributes() if name.endswith("_")}

@@ -3,6 +3,7 @@
 from ._classifier import CellTypeClassifier
 from ._contrastive import Contrastive
 from ._drug_response import DrugResponseTransfer
+from ._files import UnsafeModelFileError
 from ._masked_ae import MaskedAE
 from ._masked_contrastive import MaskedContrastive
 from ._query import QueryMappingMixin
@@ -14,4 +15,5 @@ __all__ = [
     "MaskedAE",
     "MaskedContrastive",
     "QueryMappingMixin",
+    "UnsafeModelFileError",
 ]

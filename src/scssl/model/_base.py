@@ -31,6 +31,7 @@ from scssl.data import SparseDataSplitter, check_raw_counts, is_csr_matrix
 from scssl.train import SSLTrainingPlan
 
 from ._inference import CellMappingMixin
+from ._save_load import SafeFilesMixin
 
 
 def default_max_epochs(n_cells: int) -> int:
@@ -85,7 +86,7 @@ def validate_plan_kwargs(plan_kwargs: dict, module, plan_cls: type = TrainingPla
         )
 
 
-class ScsslModelMixin(CellMappingMixin):
+class ScsslModelMixin(SafeFilesMixin, CellMappingMixin):
     """Registration, training and cell mapping shared by every scssl model.
 
     Mix in before scvi-tools' ``UnsupervisedTrainingMixin`` and ``BaseModelClass``.

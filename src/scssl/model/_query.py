@@ -24,6 +24,8 @@ from scvi.model.base import ArchesMixin, BaseModelClass
 from scssl import _compat
 from scssl._constants import OBSM_SETUP_ARGUMENTS, OUTPUT_KEYS
 
+from ._save_load import model_folder_reader
+
 logger = logging.getLogger("scssl")
 
 #: below this share of the reference genes present in the query, scssl warns
@@ -169,6 +171,7 @@ class QueryMappingMixin(ArchesMixin):
         return_reference_var_names: bool = False,
         inplace: bool = True,
         min_gene_overlap: float = MIN_GENE_OVERLAP,
+        trust_file: bool = False,
     ) -> AnnData | pd.Index | None:
         """Reorder the query's genes to the reference's and add missing genes as zeros.
 
@@ -185,6 +188,9 @@ class QueryMappingMixin(ArchesMixin):
         min_gene_overlap
             Refuse (``ValueError``) when fewer than this share of the reference genes
             are in the query. Below 80% a ``UserWarning`` is raised.
+        trust_file
+            Also read a reference folder in scvi-tools' pickled format (see
+            :meth:`~scssl.model.MaskedAE.load`: such a file can run code).
 
         Returns
         -------
@@ -200,7 +206,8 @@ class QueryMappingMixin(ArchesMixin):
         if not 0.0 < min_gene_overlap <= 1.0:
             raise ValueError(f"min_gene_overlap must lie in (0, 1], got {min_gene_overlap}")
         reference_model = _reference_as_model_or_path(reference_model)
-        reference_var_names, _ = _compat.reference_setup(reference_model)
+        with _compat.model_file_reader(model_folder_reader(trust_file)):
+            reference_var_names, _ = _compat.reference_setup(reference_model)
         if return_reference_var_names:
             return reference_var_names
         if adata.var_names.has_duplicates:
@@ -245,6 +252,7 @@ class QueryMappingMixin(ArchesMixin):
         freeze_decoder_first_layer: bool = True,
         freeze_batchnorm_encoder: bool = True,
         freeze_batchnorm_decoder: bool = False,
+        trust_file: bool = False,
         **kwargs,
     ):
         """Build a query model from a reference (scArches), ready for a short ``train``.
@@ -275,6 +283,8 @@ class QueryMappingMixin(ArchesMixin):
             scvi-tools' finer freezing options (see :class:`~scvi.model.base.ArchesMixin`).
         freeze_batchnorm_encoder, freeze_batchnorm_decoder
             Keep batch-norm statistics and weights of encoder / decoder fixed.
+        trust_file
+            Also read a reference folder in scvi-tools' pickled format (it can run code).
         **kwargs
             Further arguments of scvi-tools' ``load_query_data``.
 
@@ -307,7 +317,9 @@ class QueryMappingMixin(ArchesMixin):
                 f"{type(reference_model).__name__}.load_query_data instead of "
                 f"{cls.__name__}.load_query_data"
             )
-        reference_var_names, registry = _compat.reference_setup(reference_model)
+        reader = model_folder_reader(trust_file)
+        with _compat.model_file_reader(reader):
+            reference_var_names, registry = _compat.reference_setup(reference_model)
         if not inplace_subset_query_vars and not adata.var_names.equals(reference_var_names):
             overlap = GeneOverlap.compute(adata.var_names, reference_var_names)
             raise ValueError(
@@ -316,20 +328,21 @@ class QueryMappingMixin(ArchesMixin):
                 "reference_model) first."
             )
         _check_query_setup(adata, _compat.setup_args(registry))
-        model = super().load_query_data(
-            adata,
-            reference_model,
-            inplace_subset_query_vars=inplace_subset_query_vars,
-            accelerator=accelerator,
-            device=device,
-            unfrozen=unfrozen,
-            freeze_dropout=freeze_dropout,
-            freeze_expression=freeze_expression,
-            freeze_decoder_first_layer=freeze_decoder_first_layer,
-            freeze_batchnorm_encoder=freeze_batchnorm_encoder,
-            freeze_batchnorm_decoder=freeze_batchnorm_decoder,
-            **kwargs,
-        )
+        with _compat.model_file_reader(reader):
+            model = super().load_query_data(
+                adata,
+                reference_model,
+                inplace_subset_query_vars=inplace_subset_query_vars,
+                accelerator=accelerator,
+                device=device,
+                unfrozen=unfrozen,
+                freeze_dropout=freeze_dropout,
+                freeze_expression=freeze_expression,
+                freeze_decoder_first_layer=freeze_decoder_first_layer,
+                freeze_batchnorm_encoder=freeze_batchnorm_encoder,
+                freeze_batchnorm_decoder=freeze_batchnorm_decoder,
+                **kwargs,
+            )
         reference_batches = _compat.registry_categories(registry, REGISTRY_KEYS.BATCH_KEY)
         query_batches = _compat.registry_categories(model.registry, REGISTRY_KEYS.BATCH_KEY)
         new_batches = [b for b in query_batches if b not in reference_batches]
