@@ -21,7 +21,13 @@ from ._samplers import Block, BlockShuffleSampler, make_blocks
 from ._soma import soma_schema_anndata
 from ._sparse_loading import SparseDataSplitter, is_csr_matrix
 from ._store import AnnDataCollection, GeneAlignment, read_gene_list
-from ._validation import check_count_values, check_raw_counts, get_matrix
+from ._validation import (
+    check_count_values,
+    check_obs_columns,
+    check_raw_counts,
+    check_unique_names,
+    get_matrix,
+)
 
 __all__ = [
     "average_duplicates",
@@ -43,6 +49,8 @@ __all__ = [
     "tf_candidates",
     "baron_pancreas",
     "check_count_values",
+    "check_obs_columns",
+    "check_unique_names",
     "check_raw_counts",
     "log_normalize",
     "data_dir",

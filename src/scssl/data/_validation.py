@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from anndata import AnnData
 from scipy import sparse
 
@@ -97,5 +98,76 @@ def check_count_values(matrix, what: str, hint: str) -> None:
             f"{what} holds non-integer values (it looks normalised or log-transformed), "
             f"not raw counts; {hint}"
         )
-    if values.size and np.all(values == 0):
+    if not values.size or np.all(values == 0):
         raise ValueError(f"{what} holds only zeros; {hint}")
+
+
+def check_unique_names(adata: AnnData) -> None:
+    """Fail on duplicated gene or cell names (they would make results ambiguous).
+
+    Examples
+    --------
+    >>> import anndata, numpy as np
+    >>> check_unique_names(anndata.AnnData(np.ones((2, 2))))
+    """
+    for axis, names, fix in (
+        ("gene", adata.var_names, "adata.var_names_make_unique()"),
+        ("cell", adata.obs_names, "adata.obs_names_make_unique()"),
+    ):
+        if names.has_duplicates:
+            duplicated = names[names.duplicated()].unique()[:5].tolist()
+            raise ValueError(f"duplicated {axis} names, e.g. {duplicated}; call {fix} first")
+
+
+def check_obs_columns(
+    adata: AnnData,
+    categorical: dict[str, str | list[str] | None],
+    continuous: dict[str, list[str] | None] | None = None,
+) -> None:
+    """Fail on obs columns a model cannot use as categories or as continuous covariates.
+
+    ``categorical`` and ``continuous`` map argument names (``batch_key``,
+    ``continuous_covariate_keys``, ...) to the column(s) they name. Lists must be
+    lists; categorical columns may not hold missing values, and a float column with
+    a distinct value for most cells is refused (it would become one category per
+    cell); continuous columns must be finite numbers.
+
+    Examples
+    --------
+    >>> import anndata, numpy as np, pandas as pd
+    >>> a = anndata.AnnData(np.ones((3, 2)), obs=pd.DataFrame({"b": ["x", None, "y"]}))
+    >>> check_obs_columns(a, {"batch_key": "b"})
+    Traceback (most recent call last):
+    ...
+    ValueError: adata.obs['b'] (batch_key) has 1 missing values (NaN); ...
+    """
+    for argument, value in {**categorical, **(continuous or {})}.items():
+        if argument.endswith("_keys") and isinstance(value, str):
+            raise TypeError(f"{argument} takes a list of column names, e.g. [{value!r}]")
+    for argument, value in categorical.items():
+        for key in [value] if isinstance(value, str) else (value or []):
+            column = adata.obs[key]
+            n_missing = int(column.isna().sum())
+            if n_missing:
+                raise ValueError(
+                    f"adata.obs[{key!r}] ({argument}) has {n_missing} missing values (NaN); "
+                    "fill them (for example with 'unknown') or drop those cells"
+                )
+            n_unique = column.nunique()
+            if pd.api.types.is_float_dtype(column) and n_unique > max(50, adata.n_obs // 2):
+                raise ValueError(
+                    f"adata.obs[{key!r}] ({argument}) is a float column with {n_unique} "
+                    "distinct values: as categories it would give almost one per cell. Pass "
+                    "categories (adata.obs[key].astype(str)) if that is meant, or use it as a "
+                    "continuous covariate"
+                )
+    for argument, value in (continuous or {}).items():
+        for key in value or []:
+            column = adata.obs[key]
+            if not pd.api.types.is_numeric_dtype(column):
+                raise ValueError(f"adata.obs[{key!r}] ({argument}) is not numeric")
+            if not np.isfinite(column.to_numpy(dtype=float)).all():
+                raise ValueError(
+                    f"adata.obs[{key!r}] ({argument}) holds NaN or infinite values; a single "
+                    "one would make every weight NaN in training. Fill or drop them"
+                )

@@ -27,7 +27,13 @@ from scvi.train import TrainingPlan
 
 from scssl import _compat
 from scssl._constants import OBSM_SETUP_ARGUMENTS
-from scssl.data import SparseDataSplitter, check_raw_counts, is_csr_matrix
+from scssl.data import (
+    SparseDataSplitter,
+    check_obs_columns,
+    check_raw_counts,
+    check_unique_names,
+    is_csr_matrix,
+)
 from scssl.train import SSLTrainingPlan
 
 from ._inference import CellMappingMixin
@@ -190,6 +196,13 @@ class ScsslModelMixin(SafeFilesMixin, CellMappingMixin):
             if name.endswith(("_key", "_keys")) and name not in OBSM_SETUP_ARGUMENTS
         }
         check_obs_keys(adata, obs_keys)
+        check_unique_names(adata)
+        categorical = {
+            name: setup_args.get(name)
+            for name in ("batch_key", "labels_key", "categorical_covariate_keys")
+        }
+        continuous = {"continuous_covariate_keys": setup_args.get("continuous_covariate_keys")}
+        check_obs_columns(adata, categorical, continuous)
         if cls._count_data:
             check_raw_counts(adata, layer)
 
@@ -245,6 +258,15 @@ class ScsslModelMixin(SafeFilesMixin, CellMappingMixin):
         if self._default_max_epochs is not None:
             return self._default_max_epochs
         return default_max_epochs(self.adata.n_obs)
+
+    def _set_training_mode(self) -> None:
+        """Put the module in training mode (dropout on) before Lightning takes it.
+
+        scvi-tools leaves the module in eval mode after training and after ``load``,
+        and Lightning trains in the mode it finds: without this a second ``train()``
+        would run with dropout off.
+        """
+        self.module.train()
 
     def _plan_kwargs(self, plan_kwargs: dict) -> dict:
         """Last say on the training plan's arguments (query models switch weight decay off)."""
@@ -313,9 +335,14 @@ class ScsslModelMixin(SafeFilesMixin, CellMappingMixin):
         }
         plan_kwargs = self._plan_kwargs(plan_kwargs)
         validate_plan_kwargs(plan_kwargs, self.module, self._training_plan_cls)
+        if batch_size is not None and batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         batch_size = batch_size or self._batch_size()
         if max_epochs is None:
             max_epochs = self._max_epochs(batch_size)
+        if max_epochs < 1:
+            raise ValueError(f"max_epochs must be at least 1, got {max_epochs}")
+        self._set_training_mode()
         if early_stopping:
             patience = early_stopping_patience or self._default_early_stopping_patience
             trainer_kwargs.setdefault("early_stopping_monitor", self._early_stopping_monitor)

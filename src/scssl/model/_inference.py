@@ -68,6 +68,8 @@ class CellMappingMixin(_ModelBase):
                 tensors[REGISTRY_KEYS.BATCH_KEY] = codes[tensors[REGISTRY_KEYS.BATCH_KEY]]
                 yield tensors
             return
+        if adata is not None:
+            self._check_genes(adata)
         adata = self._validate_anndata(adata)
         loader = self._make_data_loader(
             adata=adata,
@@ -76,6 +78,24 @@ class CellMappingMixin(_ModelBase):
             load_sparse_tensor=self._sparse_minibatches(adata),
         )
         yield from loader
+
+    def _check_genes(self, adata: AnnData) -> None:
+        """Fail unless ``adata`` has the model's genes, by name and in the model's order."""
+        genes = self.adata.var_names
+        if adata.var_names.equals(genes):
+            return
+        if adata.n_vars == len(genes) and set(adata.var_names) == set(genes):
+            raise ValueError(
+                "adata has the model's genes in another order, which would give wrong "
+                "results without error; reorder them: adata[:, model.adata.var_names]"
+            )
+        shared = int(genes.isin(adata.var_names).sum())
+        raise ValueError(
+            f"adata's genes differ from the model's ({shared} of {len(genes)} model genes "
+            f"found, {adata.n_vars} genes in adata); subset to the model's genes "
+            "(adata[:, model.adata.var_names]) or, for a new study, use "
+            "prepare_query_anndata and load_query_data"
+        )
 
     @torch.inference_mode()
     def _map_cells(

@@ -13,10 +13,11 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
+import torch
 from anndata import AnnData
 from scvi import REGISTRY_KEYS
 from scvi.model.base import ArchesMixin, BaseModelClass
@@ -24,6 +25,7 @@ from scvi.model.base import ArchesMixin, BaseModelClass
 from scssl import _compat
 from scssl._constants import OBSM_SETUP_ARGUMENTS, OUTPUT_KEYS
 
+from ._gene_overlap import GeneOverlap
 from ._save_load import model_folder_reader
 
 logger = logging.getLogger("scssl")
@@ -34,63 +36,6 @@ WARN_GENE_OVERLAP = 0.8
 MIN_GENE_OVERLAP = 0.5
 #: ``.uns`` key where :meth:`QueryMappingMixin.prepare_query_anndata` records the overlap
 UNS_KEY = OUTPUT_KEYS.QUERY_GENES
-
-
-@dataclass(frozen=True)
-class GeneOverlap:
-    """How the query's genes cover the reference's.
-
-    Attributes
-    ----------
-    n_reference
-        Genes of the reference model.
-    n_shared
-        Reference genes found in the query.
-    fraction
-        ``n_shared / n_reference``.
-    missing
-        Reference genes absent from the query (filled with zeros).
-    n_extra
-        Query genes unknown to the reference (dropped).
-    """
-
-    n_reference: int
-    n_shared: int
-    fraction: float
-    missing: tuple[str, ...]
-    n_extra: int
-
-    @classmethod
-    def compute(cls, query_var_names: pd.Index, reference_var_names: pd.Index) -> GeneOverlap:
-        """Compare two gene lists.
-
-        Examples
-        --------
-        >>> import pandas as pd
-        >>> GeneOverlap.compute(pd.Index(["a", "c"]), pd.Index(["a", "b"])).fraction
-        0.5
-        """
-        shared = reference_var_names.isin(query_var_names)
-        return cls(
-            n_reference=len(reference_var_names),
-            n_shared=int(shared.sum()),
-            fraction=float(shared.mean()) if len(reference_var_names) else 0.0,
-            missing=tuple(map(str, reference_var_names[~shared])),
-            n_extra=int((~query_var_names.isin(reference_var_names)).sum()),
-        )
-
-    def describe(self) -> str:
-        """One line for logs and error messages."""
-        head = ", ".join(self.missing[:10]) + (", ..." if len(self.missing) > 10 else "")
-        text = (
-            f"{self.n_shared} of {self.n_reference} reference genes "
-            f"({self.fraction:.1%}) are in the query"
-        )
-        if self.missing:
-            text += f"; {len(self.missing)} missing (filled with zeros): {head}"
-        if self.n_extra:
-            text += f"; {self.n_extra} query genes unknown to the reference are dropped"
-        return text
 
 
 def _reference_as_model_or_path(reference_model) -> BaseModelClass | str:
@@ -375,6 +320,20 @@ class QueryMappingMixin(ArchesMixin):
             "trainable" if unfrozen else "frozen except covariate parameters",
         )
         return model
+
+    def _set_training_mode(self) -> None:
+        """In a frozen query model, batch norm keeps the reference's statistics.
+
+        scvi-tools freezes the running statistics of batch norm in modules named
+        ``*encoder`` / ``*decoder`` only; the training heads (projector, predictor, and
+        BYOL's target copies) would otherwise update theirs. They stay in eval mode:
+        they normalise with the reference's statistics and change none of them.
+        """
+        super()._set_training_mode()
+        if getattr(self, "_query_frozen", False):
+            for module in self.module.modules():
+                if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                    module.eval()
 
     def _plan_kwargs(self, plan_kwargs: dict) -> dict:
         """A frozen query model trains without weight decay.

@@ -40,6 +40,9 @@ class EncoderModule(BaseModuleClass):
         ``use_layer_norm``); returns the covariate category counts (for a decoder).
         """
         a = arguments
+        for name in ("n_input", "n_latent", "n_hidden", "n_layers"):
+            if int(a[name]) < 1:
+                raise ValueError(f"{name} must be at least 1, got {a[name]}")
         n_input, n_latent, encode_covariates = a["n_input"], a["n_latent"], a["encode_covariates"]
         n_continuous_cov = a["n_continuous_cov"]
         self.encode_covariates = encode_covariates

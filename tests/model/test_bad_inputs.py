@@ -1,0 +1,123 @@
+"""Bad inputs answered before any training by an error naming the object and the fix."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy import sparse
+
+from scssl.model import Contrastive, MaskedAE
+
+
+def _nan_covariate(a):
+    a.obs.loc[a.obs_names[3], "age"] = np.nan
+    return {"continuous_covariate_keys": ["age"]}
+
+
+def _nan_batch(a):
+    a.obs["batch"] = a.obs["batch"].astype(object)
+    a.obs.loc[a.obs_names[0], "batch"] = None
+    return {"batch_key": "batch"}
+
+
+def _float_batch(a):
+    a.obs["depth"] = np.random.default_rng(0).normal(size=a.n_obs)
+    return {"batch_key": "depth"}
+
+
+def _string_for_list(a):
+    return {"categorical_covariate_keys": "batch"}
+
+
+def _duplicated_genes(a):
+    a.var_names = ["g0"] * 2 + list(a.var_names[2:])
+    return {}
+
+
+def _duplicated_cells(a):
+    a.obs_names = ["c0"] * 2 + list(a.obs_names[2:])
+    return {}
+
+
+def _all_zero_sparse(a):
+    a.X = sparse.csr_matrix(a.shape, dtype=np.float32)
+    return {}
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "match"),
+    [
+        (_nan_covariate, ValueError, r"obs\['age'\].*NaN or infinite"),
+        (_nan_batch, ValueError, r"obs\['batch'\] \(batch_key\) has 1 missing values \(NaN\)"),
+        (_float_batch, ValueError, r"float column with 60 distinct values"),
+        (_string_for_list, TypeError, r"categorical_covariate_keys takes a list.*\['batch'\]"),
+        (_duplicated_genes, ValueError, r"duplicated gene names.*var_names_make_unique"),
+        (_duplicated_cells, ValueError, r"duplicated cell names.*obs_names_make_unique"),
+        (_all_zero_sparse, ValueError, r"holds only zeros"),
+    ],
+    ids=lambda v: getattr(v, "__name__", None),
+)
+def test_setup_refuses(tiny_counts, make, error, match):
+    adata = tiny_counts.copy()
+    setup = make(adata)
+    with pytest.raises(error, match=match):
+        MaskedAE.setup_anndata(adata, **setup)
+
+
+@pytest.mark.parametrize("argument", ["n_latent", "n_hidden", "n_layers"])
+def test_zero_sizes_are_refused(tiny_counts, argument):
+    MaskedAE.setup_anndata(tiny_counts)
+    with pytest.raises(ValueError, match=f"{argument} must be at least 1"):
+        MaskedAE(tiny_counts, **{argument: 0})
+
+
+@pytest.mark.parametrize(("argument", "value"), [("batch_size", 0), ("max_epochs", 0)])
+def test_train_refuses_empty_budgets(tiny_counts, argument, value):
+    MaskedAE.setup_anndata(tiny_counts)
+    model = MaskedAE(tiny_counts, n_latent=3, n_hidden=8)
+    with pytest.raises(ValueError, match=f"{argument} must be at least 1"):
+        model.train(**{argument: value})
+    assert not model.is_trained
+
+
+def test_genes_in_another_order_or_renamed_are_refused(tiny_counts):
+    MaskedAE.setup_anndata(tiny_counts)
+    model = MaskedAE(tiny_counts, n_latent=3, n_hidden=8)
+    model.train(max_epochs=1)
+    reordered = tiny_counts[:, tiny_counts.var_names[::-1]].copy()
+    with pytest.raises(ValueError, match="another order"):
+        model.get_latent_representation(reordered)
+    renamed = tiny_counts.copy()
+    renamed.var_names = [f"x{i}" for i in range(renamed.n_vars)]
+    with pytest.raises(ValueError, match="prepare_query_anndata"):
+        model.get_normalized_expression(renamed)
+    # the genes in the model's order are fine
+    fixed = reordered[:, model.adata.var_names].copy()
+    np.testing.assert_allclose(
+        model.get_latent_representation(fixed), model.get_latent_representation(), atol=1e-6
+    )
+
+
+def _dropout_modes(module) -> list[bool]:
+    """Record whether each dropout layer is in training mode at every forward call."""
+    modes: list[bool] = []
+    for layer in module.modules():
+        if isinstance(layer, torch.nn.Dropout) and layer.p > 0:
+            layer.register_forward_pre_hook(lambda m, _: modes.append(m.training))
+    return modes
+
+
+@pytest.mark.parametrize("model_cls", [MaskedAE, Contrastive])
+def test_every_train_call_trains_with_dropout_on(tiny_counts, model_cls, tmp_path):
+    model_cls.setup_anndata(tiny_counts)
+    model = model_cls(tiny_counts, n_latent=3, n_hidden=8)
+    model.train(max_epochs=1, train_size=1.0)
+    modes = _dropout_modes(model.module)
+    model.train(max_epochs=1, train_size=1.0)  # a second call
+    assert modes and all(modes)
+    model.save(str(tmp_path / "m"))
+    loaded = model_cls.load(str(tmp_path / "m"), adata=tiny_counts)
+    modes = _dropout_modes(loaded.module)
+    loaded.train(max_epochs=1, train_size=1.0)  # training after load
+    assert modes and all(modes)
