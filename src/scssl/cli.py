@@ -110,15 +110,40 @@ def demo(args: argparse.Namespace) -> dict:
     return report
 
 
-def fit(args: argparse.Namespace) -> dict:
-    """Train MaskedAE on a user's h5ad and write the embedding back."""
+def _read_h5ad(path: Path):
+    """Read an ``.h5ad`` file, with an error that says what is wrong instead of h5py's."""
     import anndata as ad
 
-    source = Path(args.input)
-    if not source.exists():
-        raise SystemExit(f"error: input file {source} does not exist")
-    adata = ad.read_h5ad(source)
-    output = Path(args.output)
+    if not path.exists():
+        raise FileNotFoundError(f"input file {path} does not exist")
+    if path.suffix != ".h5ad":
+        raise ValueError(f"{path} is not an .h5ad file (convert it with anndata / scanpy first)")
+    try:
+        return ad.read_h5ad(path)
+    except OSError as error:
+        raise ValueError(f"{path} could not be read as .h5ad ({error})") from error
+
+
+def _check_columns(adata, path: Path, layer: str | None, keys: dict[str, str | None]) -> None:
+    """Every named obs column and the layer exist: checked before any training."""
+    for option, key in keys.items():
+        if key is not None and key not in adata.obs:
+            columns = ", ".join(map(str, adata.obs.columns[:20]))
+            raise KeyError(f"{option} {key!r} is not a column of {path}'s obs ({columns})")
+    if layer is not None and layer not in adata.layers:
+        raise KeyError(f"--layer {layer!r} is not a layer of {path} ({list(adata.layers)})")
+
+
+def fit(args: argparse.Namespace) -> dict:
+    """Train MaskedAE on a user's h5ad and write the embedding back."""
+    source, output = Path(args.input), Path(args.output)
+    written = output if output.suffix == ".h5ad" else output / "scssl.h5ad"
+    if written.resolve() == source.resolve():
+        raise ValueError("--output must differ from --input (the input file is never overwritten)")
+    adata = _read_h5ad(source)
+    _check_columns(
+        adata, source, args.layer, {"--batch-key": args.batch_key, "--labels-key": args.labels_key}
+    )
     report = _train_and_report(
         adata,
         layer=args.layer,
@@ -157,20 +182,18 @@ def pretrain(args: argparse.Namespace) -> dict:
 
 def map_command(args: argparse.Namespace) -> dict:
     """Map a new study onto a reference folder; embed it and transfer labels."""
-    import anndata as ad
-
     import scssl
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     source, output = Path(args.query), Path(args.output)
-    if not source.exists():
-        raise FileNotFoundError(f"query file {source} does not exist")
     if output.resolve() == source.resolve():
         raise ValueError("--output must differ from --query (the query file is never overwritten)")
     scssl.tl.read_reference(args.reference)  # a clear error before reading the query
+    query = _read_h5ad(source)
+    _check_columns(query, source, args.layer, {})
     mapped = scssl.tl.map_query(
         args.reference,
-        ad.read_h5ad(source),
+        query,
         labels_key=args.labels_key,
         layer=args.layer,
         max_epochs=args.max_epochs,
@@ -197,16 +220,27 @@ def _add_gene_selection(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--seed", type=int, default=0)
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+EXIT_CODES = """exit codes: 0 success (JSON report on stdout); 2 bad input or arguments (message on
+stderr, nothing written); 1 an unexpected error (traceback on stderr)."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Argument parser of the ``scssl`` command."""
-    parser = argparse.ArgumentParser(prog="scssl", description=__doc__)
+    parser = argparse.ArgumentParser(prog="scssl", description=__doc__, epilog=EXIT_CODES)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p_demo = sub.add_parser(
         "demo", help="MaskedAE vs PCA on scanpy's bundled PBMCs (no data needed)"
     )
     p_demo.add_argument("--output", default="scssl_demo", help="output folder (default scssl_demo)")
-    p_demo.add_argument("--max-epochs", type=int, default=None)
+    p_demo.add_argument("--max-epochs", type=_positive_int, default=None)
     p_demo.add_argument("--seed", type=int, default=0)
     p_demo.set_defaults(func=demo)
 
@@ -216,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_fit.add_argument("--layer", default=None, help="layer with raw counts (default X)")
     p_fit.add_argument("--batch-key", default=None)
     p_fit.add_argument("--labels-key", default=None, help="if given, score kNN vs PCA and plot")
-    p_fit.add_argument("--max-epochs", type=int, default=None)
+    p_fit.add_argument("--max-epochs", type=_positive_int, default=None)
     _add_gene_selection(p_fit, "train on this many highly variable genes")
     p_fit.set_defaults(func=fit)
 
@@ -230,10 +264,10 @@ def build_parser() -> argparse.ArgumentParser:
     p_pre.add_argument("--model", default="masked_ae", help="masked_ae, simclr, byol, ...")
     p_pre.add_argument("--layer", default=None)
     p_pre.add_argument("--batch-key", default=None)
-    p_pre.add_argument("--max-epochs", type=int, default=None)
-    p_pre.add_argument("--batch-size", type=int, default=128)
+    p_pre.add_argument("--max-epochs", type=_positive_int, default=None)
+    p_pre.add_argument("--batch-size", type=_positive_int, default=128)
     p_pre.add_argument(
-        "--checkpoint-every", type=int, default=1000, help="steps between checkpoints"
+        "--checkpoint-every", type=_positive_int, default=1000, help="steps between checkpoints"
     )
     p_pre.add_argument("--overwrite", action="store_true")
     p_pre.set_defaults(func=pretrain)
@@ -244,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_map.add_argument("--output", required=True, help="output .h5ad")
     p_map.add_argument("--labels-key", default=None, help="reference obs column to transfer")
     p_map.add_argument("--layer", default=None)
-    p_map.add_argument("--max-epochs", type=int, default=20)
+    p_map.add_argument("--max-epochs", type=_positive_int, default=20)
     p_map.add_argument("--seed", type=int, default=0)
     p_map.set_defaults(func=map_command)
     return parser

@@ -58,8 +58,44 @@ def test_fit_cli_on_a_user_file_and_clear_errors(tmp_path, tiny_counts):
     assert main([*args, "--output", str(out), "--max-epochs", "1"]) == 0
     assert sc.read_h5ad(out).obsm["X_scssl_mae"].shape == (60, 32)
     assert main([*args[:-1], "donor", "--output", str(out)]) == 2  # unknown batch key
-    with pytest.raises(SystemExit, match="does not exist"):
-        main(["fit", "--input", str(tmp_path / "missing.h5ad"), "--output", str(out)])
+    assert main(["fit", "--input", str(tmp_path / "missing.h5ad"), "--output", str(out)]) == 2
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--output", "{input}"], "must differ from --input"),
+        (["--output", "{tmp}/o.h5ad", "--labels-key", "cell_type"], "--labels-key 'cell_type'"),
+        (["--output", "{tmp}/o.h5ad", "--layer", "raw"], "--layer 'raw'"),
+    ],
+)
+def test_fit_cli_refuses_before_training_and_writes_nothing(
+    tmp_path, tiny_counts, capsys, extra, message
+):
+    path = tmp_path / "mine.h5ad"
+    tiny_counts.write_h5ad(path)
+    before = path.read_bytes()
+    extra = [e.format(input=path, tmp=tmp_path) for e in extra]
+    assert main(["fit", "--input", str(path), *extra]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and captured.out == ""
+    assert path.read_bytes() == before  # the input is untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.h5ad"]
+
+
+def test_cli_refuses_non_h5ad_input_and_zero_epochs(tmp_path, capsys):
+    table = tmp_path / "counts.csv"
+    table.write_text("a,b\n1,2\n")
+    assert main(["fit", "--input", str(table), "--output", str(tmp_path / "o.h5ad")]) == 2
+    assert "not an .h5ad file" in capsys.readouterr().err
+    fake = tmp_path / "fake.h5ad"
+    fake.write_text("not hdf5")
+    assert main(["fit", "--input", str(fake), "--output", str(tmp_path / "o.h5ad")]) == 2
+    assert "could not be read as .h5ad" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:  # argparse: exit code 2
+        main(["fit", "--input", str(fake), "--output", "o.h5ad", "--max-epochs", "0"])
+    assert exit_info.value.code == 2
+    assert "must be at least 1" in capsys.readouterr().err
 
 
 def test_console_script_is_installed():
