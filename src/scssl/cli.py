@@ -176,6 +176,7 @@ def pretrain(args: argparse.Namespace) -> dict:
         checkpoint_every_n_steps=args.checkpoint_every,
         seed=args.seed,
         overwrite=args.overwrite,
+        resume_from=args.resume,
     )
     return scssl.tl.read_reference(args.output)
 
@@ -270,6 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--checkpoint-every", type=_positive_int, default=1000, help="steps between checkpoints"
     )
     p_pre.add_argument("--overwrite", action="store_true")
+    p_pre.add_argument(
+        "--resume", default=None, help="checkpoint of an interrupted run, or 'latest'"
+    )
     p_pre.set_defaults(func=pretrain)
 
     p_map = sub.add_parser("map", help="map a new study onto a reference folder")

@@ -265,3 +265,67 @@ def test_pretrain_selects_highly_variable_genes_from_a_sample(two_files, tmp_pat
     assert model.adata.n_vars == 12 and set(model.adata.var_names) <= set(genes)
     with pytest.raises(FileExistsError):
         scssl.tl.pretrain(paths, tmp_path / "ref", max_epochs=1, batch_size=16)
+
+
+_KILLED_RUN = """
+import sys, time
+import scssl
+from scssl.train import ThroughputProgress
+
+original = ThroughputProgress.on_train_batch_end
+
+def slow(self, *args, **kwargs):  # slow steps, so the run is interrupted mid-way
+    time.sleep(0.05)
+    return original(self, *args, **kwargs)
+
+ThroughputProgress.on_train_batch_end = slow
+paths, output = sys.argv[1:3], sys.argv[3]
+scssl.tl.pretrain(paths, output, batch_key="donor", n_top_genes=None, max_epochs=20,
+                  batch_size=16, checkpoint_every_n_steps=5, seed=0)
+"""
+
+
+def test_a_killed_pretraining_run_resumes_from_its_last_checkpoint(two_files, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    paths, *_ = two_files
+    output = tmp_path / "ref"
+    process = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_RUN, *map(str, paths), str(output)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(output.glob("checkpoints/step1[05].ckpt")):
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (output / "scssl_reference.json").exists()  # it was interrupted
+    checkpoints = sorted(output.glob("checkpoints/step*.ckpt"), key=lambda p: int(p.stem[4:]))
+    assert checkpoints, "the run wrote no checkpoint before it was killed"
+    resumed_at = int(checkpoints[-1].stem[4:])
+
+    scssl.tl.pretrain(
+        paths,
+        output,
+        batch_key="donor",
+        n_top_genes=None,
+        max_epochs=20,
+        batch_size=16,
+        checkpoint_every_n_steps=5,
+        seed=0,
+        resume_from="latest",
+    )
+    manifest = scssl.tl.read_reference(output)
+    assert manifest["n_cells"] == 120
+    model = scssl.model.MaskedAE.load(
+        str(output / "model"), adata=AnnDataCollection(paths, batch_key="donor").schema_anndata()
+    )
+    epochs = model.history["train_loss"].index
+    steps_per_epoch = 120 // 16
+    # training went on from the checkpoint's epoch (not from 0) to the last epoch
+    assert epochs.max() == 19
+    assert epochs.min() == resumed_at // steps_per_epoch

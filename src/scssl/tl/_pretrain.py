@@ -48,6 +48,21 @@ def _model_class(name: str):
     return Contrastive, {"method": name}
 
 
+def _resume_checkpoint(output: Path, resume_from: str | Path | None) -> Path | None:
+    """The checkpoint to resume from (``"latest"``: the newest of ``output/checkpoints``)."""
+    if resume_from is None:
+        return None
+    if str(resume_from) == "latest":
+        found = sorted((output / "checkpoints").glob("step*.ckpt"), key=lambda p: int(p.stem[4:]))
+        if not found:
+            raise FileNotFoundError(f"no checkpoint in {output / 'checkpoints'} to resume from")
+        return found[-1]
+    path = Path(resume_from)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    return path
+
+
 def _write_reference_obs(collection, path: Path) -> None:
     """Every file's obs plus its file name, appended file by file (one file in memory)."""
     for file, source in enumerate(collection.paths):
@@ -73,6 +88,7 @@ def pretrain(
     seed: int = 0,
     model_kwargs: dict | None = None,
     overwrite: bool = False,
+    resume_from: str | Path | None = None,
     **train_kwargs,
 ):
     """Train a model on on-disk files without loading them; write a reference folder.
@@ -106,6 +122,11 @@ def pretrain(
         Further arguments of the model class.
     overwrite
         Replace an existing reference folder.
+    resume_from
+        Continue an interrupted run from one of its checkpoints (``output/checkpoints/
+        step<N>.ckpt``), or ``"latest"`` for the newest: weights, optimiser state, epoch
+        and step carry on, so at most ``checkpoint_every_n_steps`` steps are trained
+        again. Call it with the arguments of the interrupted run.
     **train_kwargs
         Further arguments of the model's ``train`` (``accelerator``, ``devices``,
         ``strategy``, ...).
@@ -131,7 +152,8 @@ def pretrain(
     from scssl.train import PeriodicCheckpoint, ThroughputProgress
 
     output = Path(output)
-    if output.exists() and any(output.iterdir()) and not overwrite:
+    checkpoint = _resume_checkpoint(output, resume_from)
+    if output.exists() and any(output.iterdir()) and not overwrite and checkpoint is None:
         raise FileExistsError(f"{output} exists and is not empty; pass overwrite=True")
     model_cls, fixed_kwargs = _model_class(model)
     if isinstance(genes, str | Path):
@@ -166,6 +188,9 @@ def pretrain(
     logger.info("pretraining %s on %s for %d epochs", model, collection, max_epochs)
     start = time.perf_counter()
     train_kwargs.setdefault("enable_progress_bar", False)
+    if checkpoint is not None:
+        logger.info("resuming from %s", checkpoint)
+        train_kwargs["ckpt_path"] = str(checkpoint)
     trained.train(
         datamodule=datamodule,
         max_epochs=max_epochs,
