@@ -121,3 +121,16 @@ def test_every_train_call_trains_with_dropout_on(tiny_counts, model_cls, tmp_pat
     modes = _dropout_modes(loaded.module)
     loaded.train(max_epochs=1, train_size=1.0)  # training after load
     assert modes and all(modes)
+
+
+def test_training_is_quiet_unless_verbose(tiny_counts, caplog):
+    import logging
+
+    MaskedAE.setup_anndata(tiny_counts)
+    model = MaskedAE(tiny_counts, n_latent=3, n_hidden=8)
+    caplog.set_level(logging.INFO, logger="lightning.pytorch")
+    model.train(max_epochs=1)
+    assert not [r for r in caplog.records if r.name.startswith("lightning")]
+    model.train(max_epochs=1, verbose=True)
+    assert any("GPU available" in r.getMessage() for r in caplog.records)
+    assert logging.getLogger("lightning.pytorch").level == logging.INFO  # restored

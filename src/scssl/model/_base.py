@@ -34,7 +34,7 @@ from scssl.data import (
     check_unique_names,
     is_csr_matrix,
 )
-from scssl.train import SSLTrainingPlan
+from scssl.train import SSLTrainingPlan, quiet_lightning
 
 from ._inference import CellMappingMixin
 from ._save_load import SafeFilesMixin
@@ -286,6 +286,7 @@ class ScsslModelMixin(SafeFilesMixin, CellMappingMixin):
         accelerator: str = "auto",
         devices: int | list[int] | str = "auto",
         plan_kwargs: dict | None = None,
+        verbose: bool = False,
         **trainer_kwargs,
     ):
         """Train with scvi-tools' trainer and the model's defaults.
@@ -318,6 +319,9 @@ class ScsslModelMixin(SafeFilesMixin, CellMappingMixin):
             Lightning hardware settings.
         plan_kwargs
             Further arguments of :class:`scvi.train.TrainingPlan` (checked before training).
+        verbose
+            Show Lightning's messages (device banners, tips); by default only its
+            warnings, scssl's own messages and the progress bar appear.
         **trainer_kwargs
             Further arguments of :class:`scvi.train.Trainer` (and ``datamodule=`` for
             training from an on-disk store).
@@ -348,16 +352,17 @@ class ScsslModelMixin(SafeFilesMixin, CellMappingMixin):
             trainer_kwargs.setdefault("early_stopping_monitor", self._early_stopping_monitor)
             trainer_kwargs.setdefault("early_stopping_patience", patience)
             trainer_kwargs.setdefault("early_stopping_mode", "min")
-        return super().train(
-            max_epochs=max_epochs,
-            accelerator=accelerator,
-            devices=devices,
-            train_size=train_size,
-            validation_size=validation_size,
-            batch_size=batch_size,
-            early_stopping=early_stopping,
-            check_val_every_n_epoch=check_val_every_n_epoch,
-            load_sparse_tensor=self._sparse_minibatches(),
-            plan_kwargs=plan_kwargs,
-            **trainer_kwargs,
-        )
+        with quiet_lightning(verbose):
+            return super().train(
+                max_epochs=max_epochs,
+                accelerator=accelerator,
+                devices=devices,
+                train_size=train_size,
+                validation_size=validation_size,
+                batch_size=batch_size,
+                early_stopping=early_stopping,
+                check_val_every_n_epoch=check_val_every_n_epoch,
+                load_sparse_tensor=self._sparse_minibatches(),
+                plan_kwargs=plan_kwargs,
+                **trainer_kwargs,
+            )

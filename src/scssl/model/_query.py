@@ -129,7 +129,9 @@ class QueryMappingMixin(ArchesMixin):
         return_reference_var_names
             Only return the reference's gene names.
         inplace
-            Change ``adata`` in place (default) or return a new AnnData.
+            Change ``adata`` in place (default) or return a new AnnData. Either way
+            scvi-tools' preparation stores ``X`` and every layer as float64 (counts are
+            unchanged in value); pass ``inplace=False`` to keep the original object as is.
         min_gene_overlap
             Refuse (``ValueError``) when fewer than this share of the reference genes
             are in the query. Below 80% a ``UserWarning`` is raised.

@@ -2,6 +2,7 @@
 
 from ._callbacks import PeriodicCheckpoint, ThroughputProgress
 from ._plans import EMATrainingPlan, FineTuningPlan, SSLTrainingPlan
+from ._quiet import quiet_lightning
 
 __all__ = [
     "EMATrainingPlan",
@@ -9,4 +10,5 @@ __all__ = [
     "PeriodicCheckpoint",
     "SSLTrainingPlan",
     "ThroughputProgress",
+    "quiet_lightning",
 ]
