@@ -134,3 +134,41 @@ def test_training_is_quiet_unless_verbose(tiny_counts, caplog):
     model.train(max_epochs=1, verbose=True)
     assert any("GPU available" in r.getMessage() for r in caplog.records)
     assert logging.getLogger("lightning.pytorch").level == logging.INFO  # restored
+
+
+def test_more_inputs_refused_with_a_reason(tiny_counts, tmp_path):
+    import gzip
+
+    import anndata
+    import pandas as pd
+
+    import scssl
+
+    # a backed AnnData's counts are checked chunk by chunk, not called "non-numeric"
+    tiny_counts.write_h5ad(tmp_path / "c.h5ad")
+    backed = anndata.read_h5ad(tmp_path / "c.h5ad", backed="r")
+    scssl.data.check_raw_counts(backed)
+    # a gzip-compressed GMT without .gz
+    gmt = tmp_path / "sets.gmt"
+    gmt.write_bytes(gzip.compress(b"A\tdesc\tG1\tG2\n"))
+    with pytest.raises(ValueError, match="gzip-compressed"):
+        scssl.data.read_gmt(gmt)
+    # mnn_pairs with a NaN batch
+    adata = tiny_counts.copy()
+    adata.obs["batch"] = adata.obs["batch"].astype(object)
+    adata.obs.loc[adata.obs_names[0], "batch"] = None
+    with pytest.raises(ValueError, match="missing values"):
+        scssl.tl.mnn_pairs(adata, batch_key="batch")
+    # raw counts given to the drug-response model, which expects scaled values
+    counts = anndata.AnnData(
+        tiny_counts.X.toarray(),
+        obs=pd.DataFrame(
+            {
+                "domain": ["bulk"] * 30 + ["sc"] * 30,
+                "response": [0.0, 1.0] * 15 + [np.nan] * 30,
+            },
+            index=tiny_counts.obs_names,
+        ),
+    )
+    with pytest.raises(ValueError, match="holds raw counts"):
+        scssl.model.DrugResponseTransfer.setup_anndata(counts)

@@ -70,8 +70,12 @@ def read_gmt(path: str | Path) -> dict[str, list[str]]:
     if not path.exists():
         raise FileNotFoundError(f"GMT file {path} not found")
     sets: dict[str, list[str]] = {}
-    with _open_text(path) as handle:
-        text = handle.read()
+    try:
+        with _open_text(path) as handle:
+            text = handle.read()
+    except (UnicodeDecodeError, gzip.BadGzipFile, OSError) as error:
+        hint = "gzip-compressed? name it .gmt.gz" if path.suffix != ".gz" else "not gzip"
+        raise ValueError(f"{path.name} is not a UTF-8 text GMT file ({hint}): {error}") from error
     for number, line in enumerate(re.split(r"\r\n|\r|\n", text), start=1):
         if not line.strip() or line.startswith("#"):
             continue

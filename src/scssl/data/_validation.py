@@ -83,7 +83,25 @@ def check_count_values(matrix, what: str, hint: str) -> None:
     """
     if matrix.shape[0] == 0 or matrix.shape[1] == 0:
         raise ValueError(f"{what} is empty (shape {matrix.shape}); nothing to train on.")
-    values = _values(matrix)
+    any_count = False
+    for chunk in _in_memory_chunks(matrix):
+        values = _values(chunk)
+        _check_count_chunk(values, what, hint)
+        any_count = any_count or bool(values.size and np.any(values != 0))
+    if not any_count:
+        raise ValueError(f"{what} holds only zeros; {hint}")
+
+
+def _in_memory_chunks(matrix, rows: int = 50_000):
+    """The matrix itself, or for a backed (on-disk) one its rows in in-memory chunks."""
+    if sparse.issparse(matrix) or isinstance(matrix, np.ndarray):
+        yield matrix
+        return
+    for start in range(0, matrix.shape[0], rows):
+        yield matrix[start : start + rows]
+
+
+def _check_count_chunk(values: np.ndarray, what: str, hint: str) -> None:
     if not np.issubdtype(values.dtype, np.number):
         raise ValueError(f"{what} holds non-numeric values ({values.dtype}); {hint}")
     if not np.all(np.isfinite(values)):
@@ -98,8 +116,6 @@ def check_count_values(matrix, what: str, hint: str) -> None:
             f"{what} holds non-integer values (it looks normalised or log-transformed), "
             f"not raw counts; {hint}"
         )
-    if not values.size or np.all(values == 0):
-        raise ValueError(f"{what} holds only zeros; {hint}")
 
 
 def check_unique_names(adata: AnnData) -> None:

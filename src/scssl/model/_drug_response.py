@@ -246,6 +246,12 @@ class DrugResponseTransfer(ScsslModelMixin, UnsupervisedTrainingMixin, BaseModel
                 f"layer {layer or 'X'!r} holds NaN or infinite values; scale the data first "
                 "(scssl.data.build_drug_response_adata)."
             )
+        if stored.size and stored.min() >= 0 and np.array_equal(stored, np.round(stored)):
+            raise ValueError(
+                f"layer {layer or 'X'!r} holds raw counts (non-negative integers), but the "
+                "model expects both domains scaled to one scale; build the AnnData with "
+                "scssl.data.build_drug_response_adata."
+            )
         logger.info(
             "drug response: %d bulk rows (%d labelled: %d sensitive), %d single cells",
             int(is_bulk.sum()),

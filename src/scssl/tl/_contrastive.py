@@ -75,6 +75,9 @@ def mnn_pairs(
 
     if batch_key not in adata.obs:
         raise KeyError(f"batch_key={batch_key!r} is not a column of adata.obs")
+    if adata.obs[batch_key].isna().any():
+        n_missing = int(adata.obs[batch_key].isna().sum())
+        raise ValueError(f"adata.obs[{batch_key!r}] has {n_missing} missing values (NaN)")
     if adata.obs[batch_key].nunique() < 2:
         raise ValueError(f"adata.obs[{batch_key!r}] has one batch; MNN pairs need two or more")
     if copy:
