@@ -324,8 +324,8 @@ def test_a_killed_pretraining_run_resumes_from_its_last_checkpoint(two_files, tm
     model = scssl.model.MaskedAE.load(
         str(output / "model"), adata=AnnDataCollection(paths, batch_key="donor").schema_anndata()
     )
-    epochs = model.history["train_loss"].index
-    steps_per_epoch = 120 // 16
-    # training went on from the checkpoint's epoch (not from 0) to the last epoch
-    assert epochs.max() == 19
-    assert epochs.min() == resumed_at // steps_per_epoch
+    assert resumed_at < 20 * (120 // 16)  # killed before the end
+    # the history is the whole run's: epochs before the kill come from the checkpoint
+    history = model.history["train_loss"]
+    assert history.index.tolist() == list(range(20))
+    assert history["train_loss"].astype(float).notna().all()

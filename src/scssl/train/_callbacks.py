@@ -6,6 +6,7 @@ import logging
 import time
 from pathlib import Path
 
+import pandas as pd
 from lightning.pytorch.callbacks import Callback
 from scvi import REGISTRY_KEYS
 
@@ -89,6 +90,29 @@ class PeriodicCheckpoint(Callback):
         self.every_n_steps = int(every_n_steps)
         self.paths: list[str] = []
 
+    # the model's history lives in scvi-tools' logger, not in Lightning's checkpoint: it
+    # travels in the checkpoint as plain lists, so a resumed run's history is whole
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint):  # noqa: D102
+        history = _logged_history(trainer)
+        if history is not None:
+            checkpoint["scssl_history"] = {
+                name: {
+                    "index": [int(i) for i in frame.index],
+                    "index_name": frame.index.name,
+                    "values": [float(v) for v in frame[name]],
+                }
+                for name, frame in history.items()
+            }
+
+    def on_load_checkpoint(self, trainer, pl_module, checkpoint):  # noqa: D102
+        history = _logged_history(trainer)
+        if history is None:
+            return
+        for name, saved in checkpoint.get("scssl_history", {}).items():
+            frame = pd.DataFrame({name: saved["values"]}, index=saved["index"], dtype=object)
+            frame.index.name = saved["index_name"]
+            history[name] = frame
+
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):  # noqa: D102
         step = trainer.global_step
         if step == 0 or step % self.every_n_steps:
@@ -96,3 +120,10 @@ class PeriodicCheckpoint(Callback):
         path = f"{self.dirpath}/step{step}.ckpt"
         trainer.save_checkpoint(path)
         self.paths.append(path)
+
+
+def _logged_history(trainer) -> dict | None:
+    """scvi-tools' logged history (``{metric: DataFrame}``), or ``None`` for other loggers."""
+    experiment = getattr(getattr(trainer, "logger", None), "experiment", None)
+    data = getattr(experiment, "data", None)
+    return data if isinstance(data, dict) else None
