@@ -15,6 +15,7 @@ A folder holding only scvi-tools' ``model.pt`` is refused unless the caller pass
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import warnings
@@ -107,15 +108,17 @@ def write_model_files(
     dir_path: str, prefix: str, state_dict: dict, var_names, attributes: dict
 ) -> None:
     """Write the tensors file and the JSON manifest (with its content hash)."""
-    tensors_path = os.path.join(dir_path, f"{prefix}{TENSORS_FILE}")
-    torch.save({k: v.detach().cpu() for k, v in state_dict.items()}, tensors_path)
+    buffer = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in state_dict.items()}, buffer)
+    tensor_bytes = buffer.getvalue()
+    with open(os.path.join(dir_path, f"{prefix}{TENSORS_FILE}"), "wb") as handle:
+        handle.write(tensor_bytes)
     metadata = {
         "format": FORMAT,
         "var_names": encode(np.asarray(var_names), "var_names"),
         "attributes": encode(attributes),
     }
-    with open(tensors_path, "rb") as handle:
-        digest = _digest(handle.read(), metadata)
+    digest = _digest(tensor_bytes, metadata)
     manifest = {"sha256": digest, **metadata}
     with open(os.path.join(dir_path, f"{prefix}{MANIFEST_FILE}"), "w") as handle:
         json.dump(manifest, handle, indent=1)
@@ -156,7 +159,8 @@ def read_model_files(
             f"{dir_path}: the model files do not match their recorded SHA-256 (changed or "
             "truncated after saving); save the model again"
         )
-    state_dict = torch.load(tensors_path, map_location=map_location, weights_only=True)
+    # the bytes just hashed are the ones loaded: the file is read once
+    state_dict = torch.load(io.BytesIO(tensor_bytes), map_location=map_location, weights_only=True)
     adata: AnnData | bool | None = None
     if load_adata:
         adata_path = os.path.join(dir_path, f"{prefix}{ADATA_FILE}")
