@@ -6,6 +6,9 @@ model registers (domain, response, single-cell clusters).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from anndata import AnnData
@@ -67,30 +70,27 @@ def kmeans_clusters(values: np.ndarray, n_clusters: int, seed: int) -> np.ndarra
 
 
 def derived_columns(
-    adata: AnnData,
-    domain_key: str = "domain",
-    response_key: str = "response",
-    layer: str | None = None,
-    bulk_domain: str = "bulk",
-    cluster_key: str | None = None,
-    n_clusters: int = 8,
-    seed: int = 0,
+    adata: AnnData, setup_args: Mapping[str, Any]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Domain (0 bulk, 1 cell), bulk response (NaN for cells) and cell cluster (-1 bulk).
 
     The three float32 columns :meth:`scssl.model.DrugResponseTransfer.setup_anndata`
-    registers; clusters come from ``cluster_key`` or k-means on the single cells.
+    registers, from its arguments ``setup_args`` (the defaults are that method's);
+    clusters come from ``cluster_key`` or k-means on the single cells.
     """
-    is_bulk, response = domains_and_response(adata, domain_key, response_key, bulk_domain)
+    a = setup_args
+    is_bulk, response = domains_and_response(
+        adata, a["domain_key"], a["response_key"], a["bulk_domain"]
+    )
     response[~is_bulk] = np.nan
-    if cluster_key is not None:
-        codes = pd.Categorical(adata.obs[cluster_key].astype(str)).codes.astype(float)
+    if a["cluster_key"] is not None:
+        codes = pd.Categorical(adata.obs[a["cluster_key"]].astype(str)).codes.astype(float)
         clusters = np.where(is_bulk, -1.0, codes)
     else:
-        sc_values = get_matrix(adata, layer)[~is_bulk]
+        sc_values = get_matrix(adata, a["layer"])[~is_bulk]
         sc_values = sc_values.toarray() if sparse.issparse(sc_values) else sc_values
         clusters = np.full(adata.n_obs, -1.0)
-        clusters[~is_bulk] = kmeans_clusters(sc_values, n_clusters, seed)
+        clusters[~is_bulk] = kmeans_clusters(sc_values, a["n_clusters"], a["seed"])
     return (
         (~is_bulk).astype(np.float32),
         response.astype(np.float32),

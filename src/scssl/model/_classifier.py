@@ -183,23 +183,19 @@ class CellTypeClassifier(ScsslModelMixin, UnsupervisedTrainingMixin, BaseModelCl
 
     @classmethod
     def _validate_setup(
-        cls,
-        adata: AnnData,
-        *,
-        labels_key: str,
-        unlabeled_category: str = "Unknown",
-        **setup_args,
+        cls, adata: AnnData, *, labels_key: str, unlabeled_category: str, **setup_args
     ) -> None:
-        super()._validate_setup(adata, labels_key=labels_key, **setup_args)
-        if adata.obs[labels_key].isna().any():
+        # before the shared checks, whose NaN message cannot name the unlabeled category
+        if labels_key in adata.obs and adata.obs[labels_key].isna().any():
             n_missing = int(adata.obs[labels_key].isna().sum())
             raise ValueError(
                 f"adata.obs[{labels_key!r}] has {n_missing} missing values; write "
                 f"{unlabeled_category!r} (the unlabeled_category) for cells without a label"
             )
+        super()._validate_setup(adata, labels_key=labels_key, **setup_args)
 
     @classmethod
-    def _labels_field(cls, labels_key, unlabeled_category: str = "Unknown", **setup_args):
+    def _labels_field(cls, labels_key, *, unlabeled_category: str, **setup_args):
         return LabelsWithUnlabeledObsField(REGISTRY_KEYS.LABELS_KEY, labels_key, unlabeled_category)
 
     @classmethod

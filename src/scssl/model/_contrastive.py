@@ -267,9 +267,9 @@ class Contrastive(QueryMappingMixin, ScsslModelMixin, UnsupervisedTrainingMixin,
         cls,
         adata: AnnData,
         *,
-        mnn_key: str | None = None,
-        knn_key: str | None = None,
-        batch_key: str | None = None,
+        mnn_key: str | None,
+        knn_key: str | None,
+        batch_key: str | None,
         **setup_args,
     ) -> None:
         super()._validate_setup(adata, mnn_key=mnn_key, batch_key=batch_key, **setup_args)
@@ -279,9 +279,7 @@ class Contrastive(QueryMappingMixin, ScsslModelMixin, UnsupervisedTrainingMixin,
             _check_knn_matrix(adata, knn_key)
 
     @classmethod
-    def _extra_fields(
-        cls, mnn_key: str | None = None, knn_key: str | None = None, **setup_args
-    ) -> list:
+    def _extra_fields(cls, *, mnn_key: str | None, knn_key: str | None, **setup_args) -> list:
         # partner positions travel in minibatches as float32: exact up to 2**24 cells
         fields: list = []
         if mnn_key is not None:

@@ -217,19 +217,11 @@ class DrugResponseTransfer(ScsslModelMixin, UnsupervisedTrainingMixin, BaseModel
         cls._register_anndata(adata, _compat.setup_method_args(cls, locals()), **kwargs)
 
     @classmethod
-    def _validate_setup(
-        cls,
-        adata: AnnData,
-        *,
-        domain_key: str = "domain",
-        response_key: str = "response",
-        layer: str | None = None,
-        bulk_domain: str = "bulk",
-        **setup_args,
-    ) -> None:
-        super()._validate_setup(
-            adata, domain_key=domain_key, response_key=response_key, layer=layer, **setup_args
-        )
+    def _validate_setup(cls, adata: AnnData, **setup_args) -> None:
+        # setup_args: every argument of setup_anndata (its defaults are the only ones)
+        super()._validate_setup(adata, **setup_args)
+        domain_key, response_key = setup_args["domain_key"], setup_args["response_key"]
+        bulk_domain, layer = setup_args["bulk_domain"], setup_args["layer"]
         is_bulk, response = domains_and_response(adata, domain_key, response_key, bulk_domain)
         if np.isfinite(response[~is_bulk]).any():
             warnings.warn(
@@ -263,7 +255,7 @@ class DrugResponseTransfer(ScsslModelMixin, UnsupervisedTrainingMixin, BaseModel
     @classmethod
     def _anndata_fields(cls, adata: AnnData, **setup_args) -> list:
         """Write the three derived ``.obs`` columns and register them with the values."""
-        columns = derived_columns(adata, **setup_args)
+        columns = derived_columns(adata, setup_args)
         for column, values in zip((DOMAIN_COL, RESPONSE_COL, CLUSTER_COL), columns, strict=True):
             adata.obs[column] = values
         return [
