@@ -87,6 +87,15 @@ def test_bad_input_fails_before_training(baron):
         Contrastive.setup_anndata(baron, batch_key="batch")
 
 
+def _trains_with_partners(adata, partner_key: dict, **model_kwargs) -> None:
+    """SimCLR with a partner view: reference counts are set and training gives finite embeddings."""
+    Contrastive.setup_anndata(adata, batch_key="donor", **partner_key)
+    model = Contrastive(adata, method="simclr", **model_kwargs, **SMALL)
+    assert model.module.partner_counts.shape == adata.shape
+    model.train(**FAST)
+    assert np.isfinite(model.get_latent_representation()).all()
+
+
 def test_mnn_positive_pairs(baron):
     adata = baron.copy()
     scssl.tl.mnn_pairs(adata, batch_key="donor", k=10)
@@ -100,11 +109,7 @@ def test_mnn_positive_pairs(baron):
     shares = adata.obs["cell_type1"].value_counts(normalize=True).to_numpy()
     agreement = (types[partner[has]] == types[has]).mean()
     assert agreement > 0.6 and agreement > 1.5 * (shares**2).sum()
-    Contrastive.setup_anndata(adata, batch_key="donor", mnn_key="scssl_mnn_partner")
-    model = Contrastive(adata, method="simclr", mnn_prob=0.5, **SMALL)
-    assert model.module.partner_counts.shape == adata.shape
-    model.train(**FAST)
-    assert np.isfinite(model.get_latent_representation()).all()
+    _trains_with_partners(adata, {"mnn_key": "scssl_mnn_partner"}, mnn_prob=0.5)
     # a subset invalidates the stored positions
     with pytest.raises(ValueError, match="mnn_pairs"):
         Contrastive.setup_anndata(
@@ -134,11 +139,7 @@ def test_knn_pairs_are_the_nearest_other_cells(baron):
 def test_knn_positive_pairs_train_and_check_positions(baron):
     adata = baron.copy()
     scssl.tl.knn_pairs(adata, k=5)
-    Contrastive.setup_anndata(adata, batch_key="donor", knn_key="scssl_knn_partners")
-    model = Contrastive(adata, method="simclr", knn_prob=0.5, **SMALL)
-    assert model.module.partner_counts.shape == adata.shape
-    model.train(**FAST)
-    assert np.isfinite(model.get_latent_representation()).all()
+    _trains_with_partners(adata, {"knn_key": "scssl_knn_partners"}, knn_prob=0.5)
     with pytest.raises(ValueError, match="knn_pairs"):
         Contrastive.setup_anndata(adata[:100].copy(), knn_key="scssl_knn_partners")
     with pytest.raises(KeyError, match="obsm"):

@@ -141,7 +141,7 @@ class CellMappingMixin(_ModelBase):
 
     def _obs_names(self, adata: AnnData | None, indices: Sequence[int] | None):
         """Names of the cells a ``_map_cells`` call returned, in its order."""
-        adata = self._validate_anndata(adata)
+        adata = self.adata if adata is None else adata  # _map_cells validated it
         return adata.obs_names if indices is None else adata.obs_names[np.asarray(indices)]
 
     def get_latent_representation(

@@ -229,7 +229,7 @@ class MaskedAE(QueryMappingMixin, ScsslModelMixin, UnsupervisedTrainingMixin, Ba
         values = self._map_cells(reconstruct, adata, indices, batch_size)
         if return_numpy:
             return values
-        genes = self._validate_anndata(adata).var_names
+        genes = (self.adata if adata is None else adata).var_names
         return pd.DataFrame(values, index=self._obs_names(adata, indices), columns=genes)
 
     def get_masked_reconstruction(

@@ -334,7 +334,7 @@ class QueryMappingMixin(ArchesMixin):
         super()._set_training_mode()
         if getattr(self, "_query_frozen", False):
             for module in self.module.modules():
-                if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                if isinstance(module, torch.nn.BatchNorm1d):
                     module.eval()
 
     def _plan_kwargs(self, plan_kwargs: dict) -> dict:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from scvi import REGISTRY_KEYS
@@ -24,7 +24,7 @@ class EncoderModule(BaseModuleClass):
     """
 
     #: ``inference`` arguments that give the deterministic embedding (no mask, no views)
-    _embedding_kwargs: dict = {"apply_mask": False}  # noqa: RUF012
+    _embedding_kwargs: ClassVar[dict[str, Any]] = {"apply_mask": False}
 
     def embed(self, tensors: dict[str, torch.Tensor]) -> torch.Tensor:
         """Deterministic embedding ``z`` of a minibatch (``get_latent_representation``)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import torch
 import torch.nn.functional as F
 from scvi import REGISTRY_KEYS
@@ -121,7 +123,7 @@ class ClassifierModule(EncoderModule):
         return self
 
     # -- scvi-tools plumbing -------------------------------------------------------------
-    _embedding_kwargs: dict = {}  # noqa: RUF012
+    _embedding_kwargs: ClassVar[dict[str, Any]] = {}  # inference has no mask to switch off
 
     def _get_generative_input(self, tensors, inference_outputs, **kwargs) -> dict:
         return {"z": inference_outputs["z"]}
