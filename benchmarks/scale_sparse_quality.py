@@ -15,6 +15,11 @@ defaults (100 epochs for this size, minibatch 128), seeds 0-2, one torch thread.
 - PCA (50 PCs of log-normalised counts) as the reference point.
 Score: leave-one-donor-out kNN (k=15) macro-F1, mean over the four held-out donors.
 
+Third run (after the sparse random-mask loss became its expectation over the hidden
+zeros, ``MaskedAEModule._random_mask_loss``): the default sparse path and
+``decoder_gene_fraction=0.25`` again, against the same rule, fixed before this run: the
+sparse default must meet it, and the default becomes 0.25 only if 0.25 meets it too.
+
 Decision rule, fixed before the first run: the default ``decoder_gene_fraction=0.25``
 stays if the sparse path's mean over the three seeds is at least the dense path's mean
 minus the dense path's seed sd; otherwise the default becomes 1.0 (every gene, the
@@ -40,7 +45,8 @@ import scssl
 
 SEEDS = [0, 1, 2]
 LABELS, BATCH = "cell_type1", "donor"
-RUNS_CSV = RESULTS / "scale_sparse_quality_runs_rerun.csv"
+QUARTER = "MaskedAE sparse path, decoder_gene_fraction=0.25"
+RUNS_CSV = RESULTS / "scale_sparse_quality_runs_expected_zeros.csv"
 
 
 def lobo_f1(embedding: np.ndarray, adata: AnnData) -> float:
@@ -69,6 +75,7 @@ def main() -> None:
     runs = {
         "MaskedAE dense path": (scssl.model.MaskedAE, as_dense, {}, SEEDS),
         "MaskedAE sparse path": (scssl.model.MaskedAE, as_csr, {}, SEEDS),
+        QUARTER: (scssl.model.MaskedAE, as_csr, {"decoder_gene_fraction": 0.25}, SEEDS),
         "SimCLR, noise on every gene": (
             scssl.model.Contrastive,
             as_csr,
@@ -106,17 +113,17 @@ def main() -> None:
         train_seconds=("s", "mean"),
     )
     dense = runs_table[runs_table.method == "MaskedAE dense path"].macro_f1
-    sparse_mean = runs_table[runs_table.method == "MaskedAE sparse path"].macro_f1.mean()
     threshold = dense.mean() - dense.std()
-    verdict = (
-        f"Sparse path mean {sparse_mean:.4f} vs dense mean {dense.mean():.4f} - sd "
-        f"{dense.std():.4f} = {threshold:.4f}: "
-        + (
-            "rule met by the default sparse path."
-            if sparse_mean >= threshold
-            else "rule NOT met by the default sparse path."
+
+    def verdict_for(name: str) -> str:
+        mean = runs_table[runs_table.method == name].macro_f1.mean()
+        met = "rule met" if mean >= threshold else "rule NOT met"
+        return (
+            f"{name}: mean {mean:.4f} vs dense mean {dense.mean():.4f} - sd "
+            f"{dense.std():.4f} = {threshold:.4f}: {met}."
         )
-    )
+
+    verdict = "\n\n".join(verdict_for(name) for name in ("MaskedAE sparse path", QUARTER))
     write_markdown(
         RESULTS / "scale_sparse_quality.md",
         "Sparse vs dense path: embedding quality on Baron, all genes",

@@ -125,9 +125,10 @@ def test_identical_embedding_and_reconstruction_for_the_same_weights():
     assert torch.allclose(sparse_gen["x_hat"], dense_gen["x_hat"], atol=1e-5)
 
 
-def test_sparse_training_loss_equals_the_dense_loss_in_expectation():
-    """Random masks and a random quarter of the genes: the mean over draws matches."""
-    module = _module(decoder_gene_fraction=0.25)
+@pytest.mark.parametrize("fraction", [1.0, 0.25])
+def test_sparse_training_loss_equals_the_dense_loss_in_expectation(fraction):
+    """Random masks (and a random quarter of the genes): the mean over draws matches."""
+    module = _module(decoder_gene_fraction=fraction)
     module.z_encoder.eval()  # dropout off: only the masks are random
     x = _counts(n_cells=64, density=0.3)
     torch.manual_seed(0)
@@ -135,7 +136,7 @@ def test_sparse_training_loss_equals_the_dense_loss_in_expectation():
     sparse_draws = []
     for _ in range(300):
         inference, generative, loss = _loss(module, _tensors(x.to_sparse_csr()))
-        assert generative["x_hat"].shape == (64, round(0.25 * 50))  # only those genes
+        assert generative["x_hat"].shape == (64, round(fraction * 50))  # only those genes
         sparse_draws.append(loss.loss)
     sparse_draws = torch.stack(sparse_draws)
     standard_error = (dense.var() / 300 + sparse_draws.var() / 300).sqrt()
