@@ -190,6 +190,8 @@ def map_command(args: argparse.Namespace) -> dict:
     if output.resolve() == source.resolve():
         raise ValueError("--output must differ from --query (the query file is never overwritten)")
     scssl.tl.read_reference(args.reference)  # a clear error before reading the query
+    if args.gene_map is not None and not Path(args.gene_map).is_file():
+        raise FileNotFoundError(f"--gene-map file not found: {args.gene_map}")
     query = _read_h5ad(source)
     _check_columns(query, source, args.layer, {})
     mapped = scssl.tl.map_query(
@@ -199,10 +201,18 @@ def map_command(args: argparse.Namespace) -> dict:
         layer=args.layer,
         max_epochs=args.max_epochs,
         seed=args.seed,
+        gene_map=args.gene_map,
     )
     output.parent.mkdir(parents=True, exist_ok=True)
     mapped.write_h5ad(output)
-    summary = {"n_cells": int(mapped.n_obs), "output": str(output)}
+    genes = mapped.uns[OUTPUT_KEYS.QUERY_GENES]
+    summary = {
+        "n_cells": int(mapped.n_obs),
+        "output": str(output),
+        "reference_genes_in_query": int(genes["n_shared"]),
+    }
+    if "gene_map" in genes:
+        summary["genes_renamed_by_gene_map"] = int(genes["gene_map"]["n_mapped"])
     if args.labels_key is not None:
         column = f"{args.labels_key}_transferred"
         summary["predicted"] = mapped.obs[column].value_counts().to_dict()
@@ -284,6 +294,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_map.add_argument("--layer", default=None)
     p_map.add_argument("--max-epochs", type=_positive_int, default=20)
     p_map.add_argument("--seed", type=int, default=0)
+    p_map.add_argument(
+        "--gene-map",
+        default=None,
+        help="CSV/TSV of gene pairs (e.g. 1:1 orthologues) renaming the query's genes into "
+        "the reference's; the column holding the query's genes is detected",
+    )
     p_map.set_defaults(func=map_command)
     return parser
 

@@ -1,7 +1,14 @@
 """Data helpers: input checks, example datasets, gene programmes."""
 
 from ._datamodule import CollectionDataModule
-from ._datasets import baron_pancreas, data_dir, pbmc68k_counts, pbmc_3tech
+from ._datasets import (
+    baron_pancreas,
+    data_dir,
+    human_mouse_orthologues,
+    mouse_pancreas,
+    pbmc68k_counts,
+    pbmc_3tech,
+)
 from ._drug_response import (
     average_duplicates,
     binarize_ln_ic50,
@@ -13,6 +20,7 @@ from ._drug_response import (
     ssda4drug_target,
 )
 from ._drug_response_build import build_drug_response_adata, smooth_cells, zscore_rows
+from ._gene_map import GeneMapping, map_gene_names, read_gene_map
 from ._gene_programmes import GeneProgrammes, as_programmes
 from ._gene_sets import read_gmt, read_regulons, read_tf_list, tf_candidates
 from ._genes import DEFAULT_N_TOP_GENES, describe_gene_selection, highly_variable_genes
@@ -57,6 +65,8 @@ __all__ = [
     "get_matrix",
     "pbmc68k_counts",
     "pbmc_3tech",
+    "mouse_pancreas",
+    "human_mouse_orthologues",
     "SparseDataSplitter",
     "soma_schema_anndata",
     "DEFAULT_N_TOP_GENES",
@@ -70,4 +80,7 @@ __all__ = [
     "make_blocks",
     "read_gene_list",
     "is_csr_matrix",
+    "GeneMapping",
+    "map_gene_names",
+    "read_gene_map",
 ]

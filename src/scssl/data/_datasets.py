@@ -85,3 +85,24 @@ def pbmc_3tech() -> AnnData:
     Labels in ``obs['cell_type']``, chemistries in ``obs['tech']``.
     """
     return _read_shared("scrna/pbmc_3tech.h5ad")
+
+
+def mouse_pancreas() -> AnnData:
+    """Mouse pancreas endocrinogenesis (Bastidas-Ponce et al. 2019; 3696 cells, 2000 genes).
+
+    Spliced counts in ``X`` (mouse gene symbols), unspliced in ``layers['unspliced']``,
+    eight stages from ductal cells to endocrine types in ``obs['cell_type_inferred']``;
+    one batch.
+    """
+    return _read_shared("scrna/mouse_pancreas_endocrinogenesis.h5ad")
+
+
+def human_mouse_orthologues() -> Path:
+    """Path of the 1:1 human-mouse orthologue table (columns ``human.gene.name``, ``gene.name``).
+
+    Pass it as ``gene_map=`` to map a mouse query onto a human reference or back.
+    """
+    path = data_dir() / "genes" / "orthologs_human_mouse_1to1.csv"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found. Set SCSSL_DATA_DIR to the shared data folder.")
+    return path

@@ -24,6 +24,8 @@ from scvi.model.base import ArchesMixin, BaseModelClass
 
 from scssl import _compat
 from scssl._constants import OBSM_SETUP_ARGUMENTS, OUTPUT_KEYS
+from scssl.data import GeneMapping, check_unique_names, map_gene_names
+from scssl.data._gene_map import GeneMapLike
 
 from ._gene_overlap import GeneOverlap
 from ._save_load import model_folder_reader
@@ -47,6 +49,17 @@ def _reference_as_model_or_path(reference_model) -> BaseModelClass | str:
         "reference_model must be a trained model or the folder of a saved model, "
         f"got {type(reference_model).__name__}"
     )
+
+
+def _uns_record(overlap: GeneOverlap, mapping: GeneMapping | None) -> dict:
+    """The overlap (and gene map report) as ``.uns`` values that h5ad can store."""
+    record: dict = {**asdict(overlap), "missing": np.asarray(overlap.missing, dtype=str)}
+    if mapping is not None:
+        record["gene_map"] = {
+            key: np.asarray(value, dtype=str) if isinstance(value, tuple) else value
+            for key, value in asdict(mapping).items()
+        }
+    return record
 
 
 def _check_query_setup(adata: AnnData, setup_args: dict) -> None:
@@ -117,6 +130,7 @@ class QueryMappingMixin(ArchesMixin):
         inplace: bool = True,
         min_gene_overlap: float = MIN_GENE_OVERLAP,
         trust_file: bool = False,
+        gene_map: GeneMapLike | None = None,
     ) -> AnnData | pd.Index | None:
         """Reorder the query's genes to the reference's and add missing genes as zeros.
 
@@ -138,11 +152,20 @@ class QueryMappingMixin(ArchesMixin):
         trust_file
             Also read a reference folder in scvi-tools' pickled format (see
             :meth:`~scssl.model.MaskedAE.load`: such a file can run code).
+        gene_map
+            Rename the query's genes into the reference's names first, for a query of
+            another species or naming: a 1:1 orthologue table (a CSV/TSV path or a
+            DataFrame whose first two columns are the two names; the column that
+            holds the query's genes is detected), or a dict / Series from query gene
+            to reference gene. Pairs that are not one-to-one are dropped; the query's
+            own names stay in ``.var["query_gene"]``. See
+            :func:`scssl.data.map_gene_names`.
 
         Returns
         -------
         ``None`` (in place), the new AnnData, or the reference gene names. The overlap
-        is logged and recorded in ``.uns["scssl_query_genes"]`` of the prepared data.
+        (and the gene map's report) is logged and recorded in
+        ``.uns["scssl_query_genes"]`` of the prepared data.
 
         Examples
         --------
@@ -157,33 +180,37 @@ class QueryMappingMixin(ArchesMixin):
             reference_var_names, _ = _compat.reference_setup(reference_model)
         if return_reference_var_names:
             return reference_var_names
-        if adata.var_names.has_duplicates:
-            duplicated = adata.var_names[adata.var_names.duplicated()].unique()[:10].tolist()
-            raise ValueError(
-                f"the query has duplicated gene names ({duplicated}); make them unique "
-                "(adata.var_names_make_unique()) or aggregate them first"
-            )
-        overlap = GeneOverlap.compute(adata.var_names, reference_var_names)
+        check_unique_names(adata)
+        # the new names are worked out (and judged) before anything of the user's changes
+        query_names, mapping = adata.var_names, None
+        if gene_map is not None:
+            query_names, mapping = map_gene_names(adata.var_names, gene_map)
+        overlap = GeneOverlap.compute(query_names, reference_var_names)
+        mapped_note = "" if mapping is None else f" ({mapping.describe()})"
         if overlap.fraction < min_gene_overlap:
             raise ValueError(
-                f"too few reference genes in the query to map it: {overlap.describe()}. "
-                f"The floor is min_gene_overlap={min_gene_overlap:.0%}. Check that query and "
-                "reference use the same gene identifiers (symbols vs Ensembl ids, species)."
+                f"too few reference genes in the query to map it: {overlap.describe()}"
+                f"{mapped_note}. The floor is min_gene_overlap={min_gene_overlap:.0%}. Check "
+                "that query and reference use the same gene identifiers (symbols vs Ensembl "
+                "ids, species; for another species pass gene_map=, a 1:1 orthologue table)."
             )
         if overlap.fraction < WARN_GENE_OVERLAP:
             warnings.warn(
                 f"only {overlap.fraction:.0%} of the reference genes are in the query; "
-                f"the mapping may be poor. {overlap.describe()}",
+                f"the mapping may be poor. {overlap.describe()}{mapped_note}",
                 UserWarning,
                 stacklevel=2,
             )
-        logger.info("prepare_query_anndata: %s", overlap.describe())
-        result = _compat.pad_and_sort_query(adata, reference_var_names, inplace)
-        target = adata if inplace else result
-        record = asdict(overlap)
-        record["missing"] = np.asarray(overlap.missing, dtype=str)
-        target.uns[UNS_KEY] = record
-        return result
+        logger.info("prepare_query_anndata: %s%s", overlap.describe(), mapped_note)
+        work, work_inplace = adata, inplace
+        if mapping is not None:  # rename (a copy unless in place), keeping the query's names
+            work, work_inplace = (adata if inplace else adata.copy()), True
+            work.var["query_gene"] = work.var_names.to_numpy()
+            work.var_names = query_names
+        result = _compat.pad_and_sort_query(work, reference_var_names, work_inplace)
+        target = work if work_inplace else result
+        target.uns[UNS_KEY] = _uns_record(overlap, mapping)
+        return None if inplace else target
 
     @classmethod
     def load_query_data(
@@ -200,6 +227,7 @@ class QueryMappingMixin(ArchesMixin):
         freeze_batchnorm_encoder: bool = True,
         freeze_batchnorm_decoder: bool = False,
         trust_file: bool = False,
+        gene_map: GeneMapLike | None = None,
         **kwargs,
     ):
         """Build a query model from a reference (scArches), ready for a short ``train``.
@@ -232,6 +260,11 @@ class QueryMappingMixin(ArchesMixin):
             Keep batch-norm statistics and weights of encoder / decoder fixed.
         trust_file
             Also read a reference folder in scvi-tools' pickled format (it can run code).
+        gene_map
+            For a query whose genes are not yet the reference's: run
+            :meth:`prepare_query_anndata` with this gene map on ``adata`` in place first
+            (orthologues of another species, see there). Ignored, with a log line,
+            when ``adata`` already has the reference's genes.
         **kwargs
             Further arguments of scvi-tools' ``load_query_data``.
 
@@ -267,6 +300,13 @@ class QueryMappingMixin(ArchesMixin):
         reader = model_folder_reader(trust_file)
         with _compat.model_file_reader(reader):
             reference_var_names, registry = _compat.reference_setup(reference_model)
+        if gene_map is not None:
+            if adata.var_names.equals(reference_var_names):
+                logger.info("load_query_data: the query has the reference's genes; gene_map unused")
+            else:
+                cls.prepare_query_anndata(
+                    adata, reference_model, gene_map=gene_map, trust_file=trust_file
+                )
         if not inplace_subset_query_vars and not adata.var_names.equals(reference_var_names):
             overlap = GeneOverlap.compute(adata.var_names, reference_var_names)
             raise ValueError(

@@ -29,6 +29,7 @@ from anndata import AnnData
 
 from scssl._constants import OUTPUT_KEYS
 from scssl._options import options
+from scssl.data._gene_map import GeneMapLike
 
 logger = logging.getLogger("scssl")
 
@@ -243,6 +244,7 @@ def map_query(
     k: int = 15,
     key_added: str = OUTPUT_KEYS.REFERENCE,
     seed: int = 0,
+    gene_map: GeneMapLike | None = None,
 ) -> AnnData:
     """Map a new study onto a reference folder: embedding and (optionally) kNN labels.
 
@@ -252,7 +254,9 @@ def map_query(
     frozen), then the query is embedded. With ``labels_key`` (a column of the
     reference cells' ``obs``), each query cell gets the majority label of its ``k``
     nearest reference cells in ``.obs[f"{labels_key}_transferred"]`` and the share of
-    disagreeing neighbours in ``..._uncertainty``.
+    disagreeing neighbours in ``..._uncertainty``. ``gene_map`` renames the query's
+    genes into the reference's first (a 1:1 orthologue table for a query of another
+    species; see :meth:`~scssl.model.MaskedAE.prepare_query_anndata`).
 
     Returns
     -------
@@ -287,7 +291,7 @@ def map_query(
     if max_epochs < 0:
         raise ValueError(f"max_epochs must be non-negative, got {max_epochs}")
     query = AnnData(X=get_matrix(query, layer), obs=query.obs.copy(), var=query.var[[]].copy())
-    model_cls.prepare_query_anndata(query, model_dir)
+    model_cls.prepare_query_anndata(query, model_dir, gene_map=gene_map)
     scvi.settings.seed = seed
     query_model = model_cls.load_query_data(query, model_dir)
     if max_epochs > 0:
