@@ -42,8 +42,8 @@ def _import_scib():
 
 def scib_scores(
     embedding: np.ndarray,
-    labels: np.ndarray,
-    batches: np.ndarray,
+    labels: np.ndarray | None,
+    batches: np.ndarray | None,
     config: ScibConfig | None = None,
 ) -> dict[str, float]:
     """scib-metrics scores of an embedding, with the benchmark's aggregates.
@@ -55,14 +55,18 @@ def scib_scores(
     methods) and ``total = 0.6 * bio + 0.4 * batch``, as scib-metrics'
     ``Benchmarker`` weighs them. Neighbours are exact (scikit-learn).
 
+    Without ``labels`` only iLISI is computed (the other metrics need labels) and
+    ``total`` is the batch score; without ``batches`` (or with one batch) only the bio
+    metrics other than isolated labels are, and ``total`` is the bio score.
+
     Parameters
     ----------
     embedding
         Cells x dimensions.
     labels
-        Cell-type label per cell.
+        Cell-type label per cell, or ``None``.
     batches
-        Batch per cell.
+        Batch per cell, or ``None``.
     config
         Metric settings (:class:`ScibConfig`).
 
@@ -88,11 +92,18 @@ def scib_scores(
     scib_metrics, NeighborsResults = _import_scib()
     config = config or ScibConfig()
     embedding = np.asarray(embedding, dtype=np.float32)
-    labels = np.asarray(labels).astype(str)
-    batches = np.asarray(batches).astype(str)
-    if embedding.ndim != 2 or not embedding.shape[0] == labels.shape[0] == batches.shape[0]:
+    if labels is not None:
+        labels = np.asarray(labels).astype(str)
+    if batches is not None:
+        batches = np.asarray(batches).astype(str)
+        if np.unique(batches).size < 2:
+            batches = None
+    if labels is None and batches is None:
+        raise ValueError("scib_scores needs labels, at least two batches, or both")
+    sizes = {a.shape[0] for a in (labels, batches) if a is not None}
+    if embedding.ndim != 2 or sizes != {embedding.shape[0]}:
         raise ValueError(
-            f"embedding {embedding.shape}, labels {labels.shape} and batches {batches.shape} "
+            f"embedding {embedding.shape}, labels and batches ({sorted(sizes)} values) "
             "must describe the same cells"
         )
     if not np.all(np.isfinite(embedding)):
@@ -101,33 +112,35 @@ def scib_scores(
     indices, distances = nearest_neighbors(embedding, embedding, n_neighbors, method="exact")
     neighbours = NeighborsResults(indices=indices, distances=distances)
     metrics = scib_metrics.metrics
-    nmi_ari = metrics.nmi_ari_cluster_labels_kmeans(embedding, labels)
-    bio = {
-        "silhouette_label": float(metrics.silhouette_label(embedding, labels)),
-        "clisi": float(metrics.clisi_knn(neighbours, labels)),
-        "isolated_labels": float(metrics.isolated_labels(embedding, labels, batches)),
-        "kmeans_nmi": float(nmi_ari["nmi"]),
-        "kmeans_ari": float(nmi_ari["ari"]),
-    }
-    batch = {
-        "bras": float(metrics.bras(embedding, labels, batches)),
-        "ilisi": float(metrics.ilisi_knn(neighbours, batches)),
-        "graph_connectivity": float(
-            metrics.graph_connectivity(neighbours.subset_neighbors(min(15, n_neighbors)), labels)
-        ),
-    }
-    if config.kbet:
-        batch["kbet"] = float(
-            metrics.kbet_per_label(
-                neighbours.subset_neighbors(min(50, n_neighbors)), batches, labels
+    bio: dict[str, float] = {}
+    batch: dict[str, float] = {}
+    if labels is not None:
+        nmi_ari = metrics.nmi_ari_cluster_labels_kmeans(embedding, labels)
+        bio["silhouette_label"] = float(metrics.silhouette_label(embedding, labels))
+        bio["clisi"] = float(metrics.clisi_knn(neighbours, labels))
+        if batches is not None:
+            bio["isolated_labels"] = float(metrics.isolated_labels(embedding, labels, batches))
+        bio["kmeans_nmi"], bio["kmeans_ari"] = float(nmi_ari["nmi"]), float(nmi_ari["ari"])
+    if batches is not None:
+        if labels is not None:
+            batch["bras"] = float(metrics.bras(embedding, labels, batches))
+        batch["ilisi"] = float(metrics.ilisi_knn(neighbours, batches))
+        if labels is not None:
+            connected = neighbours.subset_neighbors(min(15, n_neighbors))
+            batch["graph_connectivity"] = float(metrics.graph_connectivity(connected, labels))
+        if config.kbet and labels is not None:
+            batch["kbet"] = float(
+                metrics.kbet_per_label(
+                    neighbours.subset_neighbors(min(50, n_neighbors)), batches, labels
+                )
             )
-        )
-    bio_score = float(np.mean(list(bio.values())))
-    batch_score = float(np.mean(list(batch.values())))
-    return {
-        **bio,
-        **batch,
-        "bio_conservation": bio_score,
-        "batch_correction": batch_score,
-        "total": 0.6 * bio_score + 0.4 * batch_score,
-    }
+    scores: dict[str, float] = {**bio, **batch}
+    if bio:
+        scores["bio_conservation"] = float(np.mean(list(bio.values())))
+    if batch:
+        scores["batch_correction"] = float(np.mean(list(batch.values())))
+    if bio and batch:
+        scores["total"] = 0.6 * scores["bio_conservation"] + 0.4 * scores["batch_correction"]
+    else:
+        scores["total"] = scores.get("bio_conservation", scores.get("batch_correction", np.nan))
+    return scores
