@@ -14,6 +14,7 @@ from scssl.nn import (
     MaskingStrategy,
     RandomMasking,
     SparseMaskDraw,
+    csr_column_positions,
     csr_columns_dense,
     csr_keep,
     csr_rows,
@@ -301,33 +302,27 @@ class MaskedAEModule(EncoderModule):
         cost is one pass over ``x_hat`` instead of several dense cells x genes masks.
         """
         n_cells = x_norm.shape[0]
-        rows, columns = csr_rows(x_norm), x_norm.col_indices().long()
-        values, hidden = x_norm.values(), draw.stored
+
+        def per_cell(entries: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+            return x_hat.new_zeros(n_cells).index_add_(0, rows, entries)
+
         n_stored = x_norm.crow_indices().diff().float()
-        n_stored_hidden = x_hat.new_zeros(n_cells).index_add_(0, rows, hidden.float())
+        n_stored_hidden = per_cell(draw.stored.float(), csr_rows(x_norm))
         n_zeros_hidden = torch.binomial(
             self.n_input - n_stored, torch.full_like(n_stored, draw.zero_ratio)
         )
-        n_evaluated = self.n_input if genes is None else genes.numel()
-        if genes is not None:  # keep the stored entries of the evaluated genes
-            position = torch.full((self.n_input,), -1, dtype=torch.int64, device=x_hat.device)
-            position[genes] = torch.arange(n_evaluated, device=x_hat.device)
-            columns = position[columns]
-            chosen = columns >= 0
-            rows, columns, values, hidden = (
-                rows[chosen],
-                columns[chosen],
-                values[chosen],
-                hidden[chosen],
-            )
+        values, hidden = x_norm.values(), draw.stored
+        if genes is None:
+            n_evaluated = self.n_input
+            rows, columns = csr_rows(x_norm), x_norm.col_indices().long()
+        else:  # the stored entries of the evaluated genes, at their block columns
+            n_evaluated = genes.numel()
+            rows, columns, chosen = csr_column_positions(x_norm, genes)
+            values, hidden = values[chosen], hidden[chosen]
         predicted = x_hat[rows, columns]
-        stored_error = x_hat.new_zeros(n_cells).index_add_(
-            0, rows, mse_per_entry(predicted, values) * hidden
-        )
-        stored_square = x_hat.new_zeros(n_cells).index_add_(0, rows, predicted.square())
-        n_zeros_evaluated = n_evaluated - x_hat.new_zeros(n_cells).index_add_(
-            0, rows, torch.ones_like(predicted)
-        )
+        stored_error = per_cell(mse_per_entry(predicted, values) * hidden, rows)
+        stored_square = per_cell(predicted.square(), rows)
+        n_zeros_evaluated = n_evaluated - torch.bincount(rows, minlength=n_cells)
         zero_error = (x_hat.square().sum(dim=1) - stored_square) / n_zeros_evaluated.clamp_min(1.0)
         # each evaluated stored entry stands for n_input / n_evaluated of them
         numerator = stored_error * (self.n_input / n_evaluated) + n_zeros_hidden * zero_error

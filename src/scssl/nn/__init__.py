@@ -37,6 +37,7 @@ from ._programme_masking import (
     ProgrammeToTFMasking,
 )
 from ._sparse import (
+    csr_column_positions,
     csr_columns_dense,
     csr_keep,
     csr_like,
@@ -87,6 +88,7 @@ __all__ = [
     "nt_xent_loss",
     "vicreg_loss",
     "MLPHead",
+    "csr_column_positions",
     "csr_columns_dense",
     "csr_keep",
     "csr_like",

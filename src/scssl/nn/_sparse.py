@@ -186,10 +186,22 @@ def csr_columns_dense(x: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
     tensor([[3., 0.],
             [0., 1.]])
     """
+    rows, positions, chosen = csr_column_positions(x, columns)
+    out = torch.zeros(x.shape[0], columns.numel(), dtype=x.values().dtype, device=x.device)
+    out[rows, positions] = x.values()[chosen]
+    return out
+
+
+def csr_column_positions(
+    x: torch.Tensor, columns: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Where the stored entries of ``x`` in ``columns`` fall in a ``(rows, len(columns))`` block.
+
+    Returns the row and the block column of each such entry, and the boolean over all
+    stored entries (order of ``values()``) that selects them.
+    """
     position = torch.full((x.shape[1],), -1, dtype=torch.int64, device=x.device)
     position[columns] = torch.arange(columns.numel(), device=x.device)
     entry_position = position[x.col_indices().to(torch.int64)]
     chosen = entry_position >= 0
-    out = torch.zeros(x.shape[0], columns.numel(), dtype=x.values().dtype, device=x.device)
-    out[csr_rows(x)[chosen], entry_position[chosen]] = x.values()[chosen]
-    return out
+    return csr_rows(x)[chosen], entry_position[chosen], chosen
