@@ -307,14 +307,15 @@ class MaskedAEModule(EncoderModule):
             return x_hat.new_zeros(n_cells).index_add_(0, rows, entries)
 
         n_stored = x_norm.crow_indices().diff().float()
-        n_stored_hidden = per_cell(draw.stored.float(), csr_rows(x_norm))
+        stored_rows = csr_rows(x_norm)
+        n_stored_hidden = per_cell(draw.stored.float(), stored_rows)
         n_zeros_hidden = torch.binomial(
             self.n_input - n_stored, torch.full_like(n_stored, draw.zero_ratio)
         )
         values, hidden = x_norm.values(), draw.stored
         if genes is None:
             n_evaluated = self.n_input
-            rows, columns = csr_rows(x_norm), x_norm.col_indices().long()
+            rows, columns = stored_rows, x_norm.col_indices().long()
         else:  # the stored entries of the evaluated genes, at their block columns
             n_evaluated = genes.numel()
             rows, columns, chosen = csr_column_positions(x_norm, genes)
