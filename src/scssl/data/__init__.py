@@ -20,7 +20,7 @@ from ._drug_response import (
     ssda4drug_target,
 )
 from ._drug_response_build import build_drug_response_adata, smooth_cells, zscore_rows
-from ._gene_map import GeneMapping, map_gene_names, read_gene_map
+from ._gene_map import GeneMapLike, GeneMapping, map_gene_names, read_gene_map
 from ._gene_programmes import GeneProgrammes, as_programmes
 from ._gene_sets import read_gmt, read_regulons, read_tf_list, tf_candidates
 from ._genes import DEFAULT_N_TOP_GENES, describe_gene_selection, highly_variable_genes
@@ -80,6 +80,7 @@ __all__ = [
     "make_blocks",
     "read_gene_list",
     "is_csr_matrix",
+    "GeneMapLike",
     "GeneMapping",
     "map_gene_names",
     "read_gene_map",

@@ -24,8 +24,7 @@ from scvi.model.base import ArchesMixin, BaseModelClass
 
 from scssl import _compat
 from scssl._constants import OBSM_SETUP_ARGUMENTS, OUTPUT_KEYS
-from scssl.data import GeneMapping, check_unique_names, map_gene_names
-from scssl.data._gene_map import GeneMapLike
+from scssl.data import GeneMapLike, GeneMapping, check_unique_names, map_gene_names
 
 from ._gene_overlap import GeneOverlap
 from ._save_load import model_folder_reader
@@ -60,6 +59,47 @@ def _uns_record(overlap: GeneOverlap, mapping: GeneMapping | None) -> dict:
             for key, value in asdict(mapping).items()
         }
     return record
+
+
+def _align_query_genes(
+    adata: AnnData,
+    reference_var_names: pd.Index,
+    inplace: bool,
+    min_gene_overlap: float,
+    gene_map: GeneMapLike | None,
+) -> AnnData | None:
+    """The body of ``prepare_query_anndata`` once the reference's genes are known."""
+    check_unique_names(adata)
+    # the new names are worked out (and judged) before anything of the user's changes
+    query_names, mapping = adata.var_names, None
+    if gene_map is not None:
+        query_names, mapping = map_gene_names(adata.var_names, gene_map)
+    overlap = GeneOverlap.compute(query_names, reference_var_names)
+    mapped_note = "" if mapping is None else f" ({mapping.describe()})"
+    if overlap.fraction < min_gene_overlap:
+        raise ValueError(
+            f"too few reference genes in the query to map it: {overlap.describe()}"
+            f"{mapped_note}. The floor is min_gene_overlap={min_gene_overlap:.0%}. Check "
+            "that query and reference use the same gene identifiers (symbols vs Ensembl "
+            "ids, species; for another species pass gene_map=, a 1:1 orthologue table)."
+        )
+    if overlap.fraction < WARN_GENE_OVERLAP:
+        warnings.warn(
+            f"only {overlap.fraction:.0%} of the reference genes are in the query; "
+            f"the mapping may be poor. {overlap.describe()}{mapped_note}",
+            UserWarning,
+            stacklevel=3,
+        )
+    logger.info("prepare_query_anndata: %s%s", overlap.describe(), mapped_note)
+    work, work_inplace = adata, inplace
+    if mapping is not None:  # rename (a copy unless in place), keeping the query's names
+        work, work_inplace = (adata if inplace else adata.copy()), True
+        work.var["query_gene"] = work.var_names.to_numpy()
+        work.var_names = query_names
+    result = _compat.pad_and_sort_query(work, reference_var_names, work_inplace)
+    target = work if work_inplace else result
+    target.uns[UNS_KEY] = _uns_record(overlap, mapping)
+    return None if inplace else target
 
 
 def _check_query_setup(adata: AnnData, setup_args: dict) -> None:
@@ -180,37 +220,7 @@ class QueryMappingMixin(ArchesMixin):
             reference_var_names, _ = _compat.reference_setup(reference_model)
         if return_reference_var_names:
             return reference_var_names
-        check_unique_names(adata)
-        # the new names are worked out (and judged) before anything of the user's changes
-        query_names, mapping = adata.var_names, None
-        if gene_map is not None:
-            query_names, mapping = map_gene_names(adata.var_names, gene_map)
-        overlap = GeneOverlap.compute(query_names, reference_var_names)
-        mapped_note = "" if mapping is None else f" ({mapping.describe()})"
-        if overlap.fraction < min_gene_overlap:
-            raise ValueError(
-                f"too few reference genes in the query to map it: {overlap.describe()}"
-                f"{mapped_note}. The floor is min_gene_overlap={min_gene_overlap:.0%}. Check "
-                "that query and reference use the same gene identifiers (symbols vs Ensembl "
-                "ids, species; for another species pass gene_map=, a 1:1 orthologue table)."
-            )
-        if overlap.fraction < WARN_GENE_OVERLAP:
-            warnings.warn(
-                f"only {overlap.fraction:.0%} of the reference genes are in the query; "
-                f"the mapping may be poor. {overlap.describe()}{mapped_note}",
-                UserWarning,
-                stacklevel=2,
-            )
-        logger.info("prepare_query_anndata: %s%s", overlap.describe(), mapped_note)
-        work, work_inplace = adata, inplace
-        if mapping is not None:  # rename (a copy unless in place), keeping the query's names
-            work, work_inplace = (adata if inplace else adata.copy()), True
-            work.var["query_gene"] = work.var_names.to_numpy()
-            work.var_names = query_names
-        result = _compat.pad_and_sort_query(work, reference_var_names, work_inplace)
-        target = work if work_inplace else result
-        target.uns[UNS_KEY] = _uns_record(overlap, mapping)
-        return None if inplace else target
+        return _align_query_genes(adata, reference_var_names, inplace, min_gene_overlap, gene_map)
 
     @classmethod
     def load_query_data(
@@ -304,9 +314,7 @@ class QueryMappingMixin(ArchesMixin):
             if adata.var_names.equals(reference_var_names):
                 logger.info("load_query_data: the query has the reference's genes; gene_map unused")
             else:
-                cls.prepare_query_anndata(
-                    adata, reference_model, gene_map=gene_map, trust_file=trust_file
-                )
+                _align_query_genes(adata, reference_var_names, True, MIN_GENE_OVERLAP, gene_map)
         if not inplace_subset_query_vars and not adata.var_names.equals(reference_var_names):
             overlap = GeneOverlap.compute(adata.var_names, reference_var_names)
             raise ValueError(

@@ -29,7 +29,7 @@ from anndata import AnnData
 
 from scssl._constants import OUTPUT_KEYS
 from scssl._options import options
-from scssl.data._gene_map import GeneMapLike
+from scssl.data import GeneMapLike
 
 logger = logging.getLogger("scssl")
 
