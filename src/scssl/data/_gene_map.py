@@ -25,6 +25,11 @@ GeneMapLike: TypeAlias = Mapping | pd.Series | pd.DataFrame | str | os.PathLike
 UNMAPPED_PREFIX = "unmapped:"
 
 
+def name_head(names: tuple[str, ...], limit: int) -> str:
+    """The first ``limit`` names, comma-separated, with ``...`` when there are more."""
+    return ", ".join(names[:limit]) + (", ..." if len(names) > limit else "")
+
+
 @dataclass(frozen=True)
 class GeneMapping:
     """What renaming a query's genes through a gene map did.
@@ -64,8 +69,9 @@ class GeneMapping:
         if self.unmapped:
             text += f"; {len(self.unmapped)} not in the map"
         if self.ambiguous:
-            head = ", ".join(self.ambiguous[:5]) + (", ..." if len(self.ambiguous) > 5 else "")
-            text += f"; {len(self.ambiguous)} dropped as not one-to-one: {head}"
+            text += (
+                f"; {len(self.ambiguous)} dropped as not one-to-one: {name_head(self.ambiguous, 5)}"
+            )
         return text
 
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from scssl.data._gene_map import name_head
+
 
 @dataclass(frozen=True)
 class GeneOverlap:
@@ -52,13 +54,14 @@ class GeneOverlap:
 
     def describe(self) -> str:
         """One line for logs and error messages."""
-        head = ", ".join(self.missing[:10]) + (", ..." if len(self.missing) > 10 else "")
         text = (
             f"{self.n_shared} of {self.n_reference} reference genes "
             f"({self.fraction:.1%}) are in the query"
         )
         if self.missing:
-            text += f"; {len(self.missing)} missing (filled with zeros): {head}"
+            text += (
+                f"; {len(self.missing)} missing (filled with zeros): {name_head(self.missing, 10)}"
+            )
         if self.n_extra:
             text += f"; {self.n_extra} query genes unknown to the reference are dropped"
         return text
