@@ -125,10 +125,10 @@ def read_gene_map(gene_map: GeneMapLike, query_var_names: pd.Index) -> tuple[pd.
     """
     table = _as_table(gene_map)
     first, second = table.columns[0], table.columns[1]
-    if not isinstance(gene_map, (Mapping, pd.Series)):
-        if _matches(query_var_names, table[second]) > _matches(query_var_names, table[first]):
-            first, second = second, first
-    if max(_matches(query_var_names, table[first])) == 0:
+    hits = {column: _matches(query_var_names, table[column]) for column in (first, second)}
+    if not isinstance(gene_map, (Mapping, pd.Series)) and hits[second] > hits[first]:
+        first, second = second, first
+    if max(hits[first]) == 0:
         raise ValueError(
             f"none of the query's genes (for example {list(query_var_names[:5])}) is in the "
             f"gene map's columns {list(map(str, table.columns[:2]))}; check the gene "
@@ -159,19 +159,19 @@ def map_gene_names(
         return frame.groupby(keys)["value"].agg(lambda v: tuple(sorted(set(v)))).to_dict()
 
     exact, folded = partners_by(frame["key"]), partners_by(frame["key"].str.lower())
-    partners = [exact.get(name) or folded.get(name.lower()) for name in query_var_names]
+    names = list(map(str, query_var_names))
+    partners = [exact.get(name) or folded.get(name.lower()) for name in names]
     single = [p[0] if p is not None and len(p) == 1 else None for p in partners]
     # a reference gene reached from two query genes would merge them: drop both
     reached = pd.Series([t for t in single if t is not None]).value_counts()
     single = [t if t is not None and reached[t] == 1 else None for t in single]
     new_names = [
         t if t is not None else f"{UNMAPPED_PREFIX}{name}"
-        for name, t in zip(query_var_names, single, strict=True)
+        for name, t in zip(names, single, strict=True)
     ]
-    names = list(map(str, query_var_names))
     mapped = [t is not None for t in single]
     report = GeneMapping(
-        n_query=len(query_var_names),
+        n_query=len(names),
         n_mapped=sum(mapped),
         n_case_insensitive=sum(m and n not in exact for n, m in zip(names, mapped, strict=True)),
         unmapped=tuple(n for n, p in zip(names, partners, strict=True) if p is None),
