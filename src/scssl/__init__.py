@@ -19,5 +19,18 @@ if not logger.handlers:
     logger.propagate = False
 
 from . import data, metrics, model, module, nn, pl, tl  # noqa: E402
+from .tl import BenchmarkResult, benchmark  # noqa: E402  (the one-call method comparison)
 
-__all__ = ["data", "metrics", "model", "module", "nn", "pl", "tl", "logger", "__version__"]
+__all__ = [
+    "BenchmarkResult",
+    "benchmark",
+    "data",
+    "metrics",
+    "model",
+    "module",
+    "nn",
+    "pl",
+    "tl",
+    "logger",
+    "__version__",
+]

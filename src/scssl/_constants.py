@@ -33,6 +33,7 @@ class _OutputKeys(NamedTuple):
     CONTRASTIVE_PREFIX: str = "X_scssl_"  # tl.contrastive embedding, + method name
     REFERENCE: str = "X_scssl"  # embedding of mapped query cells (tl.map_query)
     PCA_BASELINE: str = "X_pca_baseline"
+    BENCHMARK_PREFIX: str = "X_scssl_benchmark_"  # scssl.benchmark, + "<method>_<seed>"
     MNN_PARTNER: str = "scssl_mnn_partner"  # tl.mnn_pairs (.obs)
     KNN_PARTNERS: str = "scssl_knn_partners"  # tl.knn_pairs (.obsm)
     QUERY_GENES: str = "scssl_query_genes"  # prepare_query_anndata's overlap (.uns)

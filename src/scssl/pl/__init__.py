@@ -1,6 +1,7 @@
 """Plots."""
 
+from ._benchmark import benchmark, benchmark_table
 from ._embedding import umap
 from ._programmes import programme_ranking
 
-__all__ = ["programme_ranking", "umap"]
+__all__ = ["benchmark", "benchmark_table", "programme_ranking", "umap"]

@@ -1,4 +1,4 @@
-"""Training callbacks: throughput and ETA for long runs."""
+"""Training callbacks: throughput and ETA for long runs, checkpoints, a time budget."""
 
 from __future__ import annotations
 
@@ -127,3 +127,40 @@ def _logged_history(trainer) -> dict | None:
     experiment = getattr(getattr(trainer, "logger", None), "experiment", None)
     data = getattr(experiment, "data", None)
     return data if isinstance(data, dict) else None
+
+
+class EpochTimeBudget(Callback):
+    """Stop training at the end of the epoch after which the next one would overrun ``seconds``.
+
+    The next epoch's length is estimated as the mean of the epochs so far; at least
+    one epoch always runs, and an epoch is never cut in the middle. After training,
+    ``epochs_run`` holds the number of completed epochs, ``max_epochs`` the number
+    planned and ``stopped`` whether the budget ended training before ``max_epochs``.
+
+    Examples
+    --------
+    >>> from scssl.train import EpochTimeBudget
+    >>> EpochTimeBudget(seconds=60).seconds
+    60.0
+    """
+
+    def __init__(self, seconds: float):
+        if not seconds > 0:
+            raise ValueError(f"seconds must be positive, got {seconds}")
+        self.seconds = float(seconds)
+        self.start = 0.0
+        self.epochs_run = 0
+        self.max_epochs = 0
+        self.stopped = False
+
+    def on_train_start(self, trainer, pl_module):  # noqa: D102
+        self.start, self.epochs_run, self.stopped = time.perf_counter(), 0, False
+        self.max_epochs = int(trainer.max_epochs)
+
+    def on_train_epoch_end(self, trainer, pl_module):  # noqa: D102
+        self.epochs_run += 1
+        elapsed = time.perf_counter() - self.start
+        per_epoch = elapsed / self.epochs_run
+        if self.epochs_run < trainer.max_epochs and elapsed + per_epoch > self.seconds:
+            trainer.should_stop = True
+            self.stopped = True
