@@ -86,6 +86,7 @@ def test_benchmark_reports_a_failing_method_and_goes_on(pbmc):
         progress_bar=False,
     )
     assert result.failures.method.tolist() == ["masked_ae"]
+    assert not result.runs.budget_stopped.any()  # a failed run was not cut by a budget
     assert result.failures.error.item()  # the error text is kept
     assert result.ranked_methods == ["pca"]
     assert "masked_ae (seed 0) failed" in result.to_markdown()
@@ -237,3 +238,29 @@ def test_benchmark_cli_writes_tables_figures_and_settings(baron_small, tmp_path,
     assert settings["labels_key"] == "cell_type1" and "scvi-tools" in settings["versions"]
     assert "| masked_ae" in (out / "summary.md").read_text()
     assert main(["benchmark", "--input", str(path), "--output", str(out), "--labels-key", "x"]) == 2
+
+
+def test_benchmark_finds_positive_partners_for_paired_contrastive_variants(baron_small):
+    methods = {
+        "simclr_knn": {"method": "simclr", "knn_prob": 0.5, "max_epochs": 1},
+        "vicreg_mnn": {"method": "vicreg", "mnn_prob": 0.5, "max_epochs": 1},
+        "byol_mnn_no_batch": {"method": "byol", "mnn_prob": 0.5, "batch_covariate": False},
+        "masked_contrastive": {"max_epochs": 1},
+    }
+    result = scssl.benchmark(
+        baron_small,
+        batch_key="donor",
+        labels_key="cell_type1",
+        methods=methods,
+        seeds=[0],
+        n_top_genes=300,
+        progress_bar=False,
+    )
+    status = result.runs.set_index("method").status
+    assert status.to_dict() == {
+        "simclr_knn": "ok",
+        "vicreg_mnn": "ok",
+        "byol_mnn_no_batch": "failed",
+        "masked_contrastive": "ok",
+    }
+    assert "mnn_prob needs batches" in result.failures.error.item()

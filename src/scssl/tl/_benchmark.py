@@ -7,7 +7,7 @@ import logging
 import os
 import platform
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
@@ -206,7 +206,8 @@ def benchmark(
         Column of ``adata.obs`` with cell types; ``None`` skips the label metrics.
     methods
         Names among ``"masked_ae"``, ``"simclr"``, ``"vicreg"``, ``"byol"``,
-        ``"barlow_twins"``, ``"pca"``, ``"scvi"``; or a dict name -> keyword
+        ``"barlow_twins"``, ``"pca"``, ``"scvi"`` (and ``"masked_contrastive"``, not
+        in the default selection); or a dict name -> keyword
         arguments. Arguments named like a parameter of the model's ``train``
         (``max_epochs``, ``batch_size``, ``lr``, ...) go to ``train``, the others to
         the model's constructor (``n_latent``, ``mask_ratio``, ...); ``pca`` takes
@@ -214,6 +215,9 @@ def benchmark(
         that key: its arguments say which method (``{"mae_small": {"method":
         "masked_ae", "n_latent": 8}}``); ``"batch_covariate": False`` trains it
         without the batch (by default every model but PCA gets ``batch_key``).
+        Contrastive methods given ``knn_prob`` or ``mnn_prob`` get their partners
+        from :func:`scssl.tl.knn_pairs` / :func:`scssl.tl.mnn_pairs` (defaults, on
+        the benchmark's genes; the search counts as training time).
     seeds
         One run per method and seed (``scvi.settings.seed``).
     time_budget
@@ -284,23 +288,25 @@ def benchmark(
         )
         for label, seed in jobs
     }
-    runs = _execute(work, settings, n_jobs, progress_bar)
-    rows, run_rows = [], []
-    for (name, seed), run in runs.items():
+    scored: dict = {}
+
+    def score(key: tuple[str, int], run: MethodRun | str) -> None:
+        """Score a run as soon as it has finished; the progress bar counts both."""
+        label, seed = key
         if isinstance(run, str):
-            logger.warning("benchmark: %s (seed %d) failed: %s", name, seed, run)
-            run_rows.append({"method": name, "seed": seed, "status": "failed", "error": run})
-            continue
-        scores = _score(run, labels, batches, seed, scib, notes)
-        rows += [{"method": name, "seed": seed, "metric": m, "value": v} for m, v in scores.items()]
-        run_rows.append(_run_row(name, seed, run))
+            logger.warning("benchmark: %s (seed %d) failed: %s", label, seed, run)
+            scored[key] = (run, None)
+            return
+        scored[key] = (run, _score(run, labels, batches, seed, scib, notes))
         if write_embeddings:
-            adata.obsm[f"{OUTPUT_KEYS.BENCHMARK_PREFIX}{name}_{seed}"] = run.embedding
-    run_table = pd.DataFrame(run_rows, columns=RUN_COLUMNS)
+            adata.obsm[f"{OUTPUT_KEYS.BENCHMARK_PREFIX}{label}_{seed}"] = run.embedding
+
+    _execute(work, settings, n_jobs, progress_bar, score)
+    score_table, run_table = _tables({key: scored[key] for key in settings})  # call order
     notes += _budget_notes(run_table, share)
     aggregate = "total" if scib else ("knn_macro_f1" if labels is not None else "train_seconds")
     return BenchmarkResult(
-        scores=pd.DataFrame(rows, columns=["method", "seed", "metric", "value"]),
+        scores=score_table,
         runs=run_table,
         aggregate=aggregate,
         notes=notes,
@@ -321,6 +327,23 @@ def benchmark(
     )
 
 
+def _tables(scored: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The tidy scores and the runs table from ``{(label, seed): (run, scores)}``."""
+    rows, run_rows = [], []
+    for (label, seed), (run, scores) in scored.items():
+        if scores is None:  # run is the error text
+            run_rows.append({"method": label, "seed": seed, "status": "failed", "error": run})
+            continue
+        rows += [
+            {"method": label, "seed": seed, "metric": k, "value": v} for k, v in scores.items()
+        ]
+        run_rows.append(_run_row(label, seed, run))
+    runs = pd.DataFrame(run_rows, columns=RUN_COLUMNS)
+    runs["budget_stopped"] = runs.budget_stopped.fillna(False).astype(bool)  # failed: False
+    runs = runs.astype({"epochs": "Int64", "max_epochs": "Int64"})
+    return pd.DataFrame(rows, columns=["method", "seed", "metric", "value"]), runs
+
+
 def _run_row(name: str, seed: int, run: MethodRun) -> dict:
     return {
         "method": name,
@@ -336,8 +359,8 @@ def _run_row(name: str, seed: int, run: MethodRun) -> dict:
 def _budget_notes(runs: pd.DataFrame, share: float | None) -> list[str]:
     if share is None:
         return []
-    cut = runs[runs.budget_stopped.astype(bool)]
-    note = f"time_budget: {share:.0f} s of training per trained run"
+    cut = runs[runs.budget_stopped]
+    note = f"time_budget: {share:.3g} s of training per trained run"
     if cut.empty:
         return [note + "; no run needed fewer epochs than planned"]
     listed = ", ".join(
@@ -346,16 +369,17 @@ def _budget_notes(runs: pd.DataFrame, share: float | None) -> list[str]:
     return [f"{note}; stopped early: {listed}"]
 
 
-def _execute(work: AnnData, settings: dict, n_jobs: int, progress_bar: bool) -> dict:
-    """Run every (method, seed), in order or in ``n_jobs`` processes, with a progress bar."""
+def _execute(
+    work: AnnData, settings: dict, n_jobs: int, progress_bar: bool, on_done: Callable
+) -> None:
+    """Run every (method, seed), in order or in ``n_jobs`` processes; ``on_done(key, run)``."""
     from tqdm.auto import tqdm
 
     bar = tqdm(total=len(settings), desc="benchmark", disable=not progress_bar)
-    results: dict = {}
     if n_jobs == 1:
-        for (name, seed), run_settings in settings.items():
-            bar.set_postfix_str(f"{name}, seed {seed}")
-            results[name, seed] = _run_one(work, run_settings, None)
+        for (label, seed), run_settings in settings.items():
+            bar.set_postfix_str(f"{label}, seed {seed}")
+            on_done((label, seed), _run_one(work, run_settings, None))
             bar.update()
     else:
         from joblib import Parallel, delayed
@@ -363,8 +387,7 @@ def _execute(work: AnnData, settings: dict, n_jobs: int, progress_bar: bool) -> 
         threads = max(1, (os.cpu_count() or 1) // n_jobs)
         calls = (delayed(_keyed_run)(key, work, s, threads) for key, s in settings.items())
         for key, run in Parallel(n_jobs=n_jobs, return_as="generator_unordered")(calls):
-            results[key] = run
+            on_done(key, run)
             bar.set_postfix_str(f"{key[0]}, seed {key[1]} done")
             bar.update()
     bar.close()
-    return {key: results[key] for key in settings}  # the order of the call, whatever finished first
