@@ -24,7 +24,9 @@ is the query, the others the reference; mean over batches); scib-metrics
 bio-conservation and batch-correction aggregates (``scssl.metrics.scib_scores``:
 silhouette label, cLISI, isolated labels, KMeans NMI/ARI | BRAS, iLISI, graph
 connectivity; unscaled means, total = 0.6 bio + 0.4 batch); training throughput
-(cells x epochs / second, including set-up and embedding) as a ratio to scVI's.
+(cells x epochs / second of set-up and training, partner search included, embedding
+not) as a ratio to scVI's. Every run goes through ``scssl.benchmark`` (one method and
+seed per call, so that a stopped run keeps its finished rows).
 
     cd benchmarks
     SCSSL_BENCH_DATASETS=baron nohup ../.venv/bin/python contrastive.py > baron.log &
@@ -34,8 +36,10 @@ connectivity; unscaled means, total = 0.6 bio + 0.4 batch); training throughput
 Each process appends its runs to ``results/contrastive_runs_<dataset>.csv`` (so the two
 datasets can run side by side, one core each); ``--report`` writes ``contrastive.md``
 from those files. Environment: ``SCSSL_BENCH_DATASETS`` (default ``baron,pbmc_3tech``),
-``SCSSL_BENCH_SEEDS`` (default ``0,1,2``), ``SCSSL_BENCH_SSL_EPOCHS`` (default: the
-models' own epoch heuristic), ``SCSSL_BENCH_SCVI_EPOCHS`` (default 60).
+``SCSSL_BENCH_SEEDS`` (default ``0,1,2``), ``SCSSL_BENCH_METHODS`` (a comma-separated
+subset of the method labels, to check a few rows; default all),
+``SCSSL_BENCH_SSL_EPOCHS`` (default: the models' own epoch heuristic),
+``SCSSL_BENCH_SCVI_EPOCHS`` (default 60).
 """
 
 from __future__ import annotations
@@ -47,23 +51,17 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-import scvi
 from _common import (
     RESULTS,
-    Timed,
     append_row,
     baron,
     pbmc_3tech,
-    pca,
-    scvi_embedding,
     set_threads,
-    timed,
 )
 from _common import write_markdown as _write
 from anndata import AnnData
 
 import scssl
-from scssl.model._base import default_max_epochs
 
 SEEDS = [int(s) for s in os.environ.get("SCSSL_BENCH_SEEDS", "0,1,2").split(",")]
 _ssl_epochs = os.environ.get("SCSSL_BENCH_SSL_EPOCHS")
@@ -90,14 +88,9 @@ BYOL and VICReg + MNN 0.988. The run reported above repeats (4) with BYOL + MNN 
 BYOL + kNN added, in a re-installed environment (the rows of (4) moved by up to 0.03 per
 seed: only torch is pinned, the other packages float within their ranges)."""
 CONTRASTIVE = ["SimCLR", "BYOL", "Barlow Twins", "VICReg"]
-MNN_KEY = "scssl_mnn_partner"
-KNN_KEY = "scssl_knn_partners"
-# positive pairing -> (setup argument and the key it names, model argument), each run with
-# SimCLR, BYOL and VICReg at probability 0.5
-PAIRINGS = {
-    "MNN": ({"mnn_key": MNN_KEY}, "mnn_prob"),
-    "kNN": ({"knn_key": KNN_KEY}, "knn_prob"),
-}
+# positive pairing -> the model argument that turns it on; run with SimCLR, BYOL and VICReg
+# at probability 0.5 (scssl.benchmark finds the partners: tl.mnn_pairs / tl.knn_pairs)
+PAIRINGS = {"MNN": "mnn_prob", "kNN": "knn_prob"}
 PAIRED_METHODS = ["SimCLR", "BYOL", "VICReg"]
 PAIRING_PROB = 0.5
 # the variants that compete for "best contrastive method" (the hybrid is not one of them)
@@ -114,21 +107,19 @@ DATASETS: dict[str, tuple[str, Callable[[], AnnData], str, str]] = {
     "pbmc_3tech": ("pbmc_3tech (3 chemistries)", pbmc_3tech, "tech", "cell_type"),
 }
 SELECTED = os.environ.get("SCSSL_BENCH_DATASETS", ",".join(DATASETS)).split(",")
+# a subset of the methods (comma-separated labels), to check a few rows; default all
+ONLY = [m for m in os.environ.get("SCSSL_BENCH_METHODS", "").split(",") if m]
 
 
 def pairing_kwargs(pairing: str) -> dict:
-    """Setup and model arguments of a positive pairing ("MNN" or "kNN") at PAIRING_PROB."""
-    setup, prob_argument = PAIRINGS[pairing]
-    return {**setup, prob_argument: PAIRING_PROB}
+    """Model argument of a positive pairing ("MNN" or "kNN") at PAIRING_PROB."""
+    return {PAIRINGS[pairing]: PAIRING_PROB}
 
 
 def prepare(key: str) -> tuple[str, AnnData, str, str]:
-    """Load a dataset with its MNN and kNN partners: (title, adata, batch key, labels key)."""
+    """Load a dataset (2000 HVGs): (title, adata, batch key, labels key)."""
     title, load, batch_key, labels_key = DATASETS[key]
-    adata = load()
-    scssl.tl.mnn_pairs(adata, batch_key=batch_key, layer="counts", key_added=MNN_KEY)
-    scssl.tl.knn_pairs(adata, layer="counts", key_added=KNN_KEY)
-    return title, adata, batch_key, labels_key
+    return title, load(), batch_key, labels_key
 
 
 def best_contrastive(runs: pd.DataFrame) -> tuple[str, float] | None:
@@ -141,75 +132,65 @@ def runs_file(key: str):
     return RESULTS / f"contrastive_runs_{key}.csv"
 
 
-def ssl_embedding(
-    model_cls,
-    adata: AnnData,
-    batch_key: str,
-    seed: int,
-    epochs: int | None,
-    mnn_key: str | None = None,
-    knn_key: str | None = None,
-    **model_kwargs,
-) -> Timed:
-    """Train an scssl model on the counts and return its timed embedding."""
-    epochs = epochs or default_max_epochs(adata.n_obs)
-
-    def run():
-        scvi.settings.seed = seed
-        keys = [batch_key] + ([mnn_key] if mnn_key else [])
-        obsm = {knn_key: adata.obsm[knn_key]} if knn_key else {}
-        work = AnnData(X=adata.layers["counts"], obs=adata.obs[keys].copy(), obsm=obsm)
-        setup = {k: v for k, v in {"mnn_key": mnn_key, "knn_key": knn_key}.items() if v}
-        model_cls.setup_anndata(work, batch_key=batch_key, **setup)
-        model = model_cls(work, **model_kwargs)
-        model.train(max_epochs=epochs, batch_size=BATCH_SIZE, enable_progress_bar=False)
-        return model.get_latent_representation(), epochs
-
-    return timed(run, adata.n_obs)
-
-
-def runners(adata: AnnData, batch_key: str, seed: int) -> dict[str, Callable[[], Timed]]:
-    out: dict[str, Callable[[], Timed]] = {
-        "PCA": lambda: pca(adata, seed),
-        "scVI": lambda: scvi_embedding(adata, batch_key, seed, max_epochs=SCVI_EPOCHS),
-        "MaskedAE": lambda: ssl_embedding(scssl.model.MaskedAE, adata, batch_key, seed, SSL_EPOCHS),
+def method_specs() -> dict[str, dict]:
+    """Table label -> ``scssl.benchmark`` method arguments (minibatches of BATCH_SIZE)."""
+    ssl = {"batch_size": BATCH_SIZE, **({"max_epochs": SSL_EPOCHS} if SSL_EPOCHS else {})}
+    specs = {
+        "PCA": {"method": "pca"},
+        "scVI": {"method": "scvi", "max_epochs": SCVI_EPOCHS},
+        "MaskedAE": {"method": "masked_ae", **ssl},
     }
-
-    def contrastive(method: str, **model_kwargs) -> Callable[[], Timed]:
-        return lambda: ssl_embedding(
-            scssl.model.Contrastive,
-            adata,
-            batch_key,
-            seed,
-            SSL_EPOCHS,
-            method=method,
-            **model_kwargs,
-        )
-
     for name in CONTRASTIVE:
-        out[name] = contrastive(METHOD_KEYS[name])
+        specs[name] = {"method": METHOD_KEYS[name], **ssl}
     for pairing in PAIRINGS:
         for name in PAIRED_METHODS:
-            out[f"{name} + {pairing}"] = contrastive(METHOD_KEYS[name], **pairing_kwargs(pairing))
-    out["MaskedContrastive"] = lambda: ssl_embedding(
-        scssl.model.MaskedContrastive, adata, batch_key, seed, SSL_EPOCHS
+            specs[f"{name} + {pairing}"] = {
+                "method": METHOD_KEYS[name],
+                **pairing_kwargs(pairing),
+                **ssl,
+            }
+    specs["MaskedContrastive"] = {"method": "masked_contrastive", **ssl}
+    return specs
+
+
+def run_method(
+    dataset: tuple[str, AnnData, str, str], label: str, seed: int, spec: dict | None = None
+) -> tuple[dict, np.ndarray]:
+    """Train and score one method with one seed through ``scssl.benchmark``.
+
+    Returns the result row (identity, leave-one-batch-out kNN, scib-metrics, training
+    seconds, epochs, cells/s) and the embedding.
+    """
+    title, adata, batch_key, labels_key = dataset
+    work = AnnData(X=adata.layers["counts"], obs=adata.obs[[batch_key, labels_key]].copy())
+    result = scssl.benchmark(
+        work,
+        batch_key=batch_key,
+        labels_key=labels_key,
+        methods={label: spec or method_specs()[label]},
+        seeds=[seed],
+        n_top_genes=None,  # the data hold their 2000 HVGs already
+        write_embeddings=True,
+        progress_bar=False,
     )
-    return out
-
-
-def knn_row(
-    dataset: str, seed: int, method: str, result: Timed, labels: np.ndarray, batches: np.ndarray
-) -> dict:
-    """A run's result row: its identity, leave-one-batch-out kNN scores and training time."""
-    knn = scssl.metrics.leave_one_batch_out(result.embedding, labels, batches)
-    return {
-        "dataset": dataset,
+    if not result.failures.empty:
+        raise RuntimeError(f"{label} seed {seed} failed: {result.failures.error.item()}")
+    scores = result.scores.set_index("metric").value
+    run = result.runs.iloc[0]
+    row = {
+        "dataset": title,
         "seed": seed,
-        "method": method,
-        "macro_f1": knn.loc["mean", "macro_f1"],
-        "accuracy": knn.loc["mean", "accuracy"],
-        "seconds": result.seconds,
+        "method": label,
+        "macro_f1": scores["knn_macro_f1"],
+        "accuracy": scores["knn_accuracy"],
+        "seconds": run.seconds,
+        "epochs": 1 if label == "PCA" else int(run.epochs),
+        "cells_per_s": scores.get("cells_per_second", np.nan),
+        **scores.drop(["knn_macro_f1", "knn_accuracy", "train_seconds"], errors="ignore")
+        .drop(["cells_per_second", "masked_mse", "masked_explained_variance"], errors="ignore")
+        .to_dict(),
     }
+    return row, work.obsm[f"X_scssl_benchmark_{label}_{seed}"]
 
 
 def log_run(started: float, row: dict, extra: str = "") -> None:
@@ -326,20 +307,12 @@ def main() -> None:
     for key in SELECTED:
         data[key] = prepare(key)
         runs_file(key).unlink(missing_ok=True)
+    methods = [m for m in method_specs() if not ONLY or m in ONLY]
     for seed in SEEDS:
-        for key, (dataset, adata, batch_key, labels_key) in data.items():
-            labels = adata.obs[labels_key].to_numpy()
-            batches = adata.obs[batch_key].to_numpy()
-            for method, run in runners(adata, batch_key, seed).items():
-                result = run()
-                scib = scssl.metrics.scib_scores(result.embedding, labels, batches)
-                row = {
-                    **knn_row(dataset, seed, method, result, labels, batches),
-                    "epochs": result.epochs,
-                    "cells_per_s": result.cells_per_second,
-                    **scib,
-                }
-                log_run(started, row, f", total {scib['total']:.3f}")
+        for key, dataset in data.items():
+            for method in methods:
+                row, _ = run_method(dataset, method, seed)
+                log_run(started, row, f", total {row['total']:.3f}")
                 append_row(runs_file(key), row)
 
 

@@ -41,10 +41,9 @@ from contrastive import (
     DATASETS,
     SELECTED,
     best_contrastive,
-    knn_row,
     log_run,
     prepare,
-    runners,
+    run_method,
     runs_file,
 )
 from scipy import stats
@@ -133,13 +132,13 @@ def main() -> None:
     started = time.perf_counter()
     for key in SELECTED:
         method = selected_method(key)
-        dataset, adata, batch_key, labels_key = prepare(key)
-        labels, batches = adata.obs[labels_key].to_numpy(), adata.obs[batch_key].to_numpy()
+        dataset = prepare(key)
         confirm_file(key).unlink(missing_ok=True)
         for seed in SEEDS:
-            available = runners(adata, batch_key, seed)
             for name in ("scVI", method):
-                row = knn_row(dataset, seed, name, available[name](), labels, batches)
+                row, _ = run_method(dataset, name, seed)
+                columns = ("dataset", "seed", "method", "macro_f1", "accuracy", "seconds")
+                row = {k: row[k] for k in columns}  # the columns of the confirmation files
                 log_run(started, row)
                 append_row(confirm_file(key), row)
 

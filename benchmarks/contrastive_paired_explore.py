@@ -11,34 +11,27 @@ numbers are quoted in ``results/contrastive.md`` as the selection step they were
 
 from __future__ import annotations
 
-from _common import scvi_embedding, set_threads
-from contrastive import SCVI_EPOCHS, pairing_kwargs, prepare, ssl_embedding
-
-import scssl
+from _common import set_threads
+from contrastive import BATCH_SIZE, pairing_kwargs, prepare, run_method
 
 SEED = 10
 MNN, KNN = pairing_kwargs("MNN"), pairing_kwargs("kNN")
-VARIANTS = {  # name -> (method, pairing arguments)
-    "BYOL + MNN": ("byol", MNN),
-    "BYOL + kNN": ("byol", KNN),
-    "SimCLR + MNN + kNN": ("simclr", {**MNN, **KNN}),
-    "Barlow Twins + MNN": ("barlow_twins", MNN),
-    "VICReg + MNN + kNN": ("vicreg", {**MNN, **KNN}),
+VARIANTS = {  # name -> scssl.benchmark method arguments
+    "BYOL + MNN": {"method": "byol", **MNN},
+    "BYOL + kNN": {"method": "byol", **KNN},
+    "SimCLR + MNN + kNN": {"method": "simclr", **MNN, **KNN},
+    "Barlow Twins + MNN": {"method": "barlow_twins", **MNN},
+    "VICReg + MNN + kNN": {"method": "vicreg", **MNN, **KNN},
 }
 
 
 def main() -> None:
     set_threads()
-    _, adata, batch_key, labels_key = prepare("pbmc_3tech")
-    labels, batches = adata.obs[labels_key].to_numpy(), adata.obs[batch_key].to_numpy()
-    runs = {"scVI": lambda: scvi_embedding(adata, batch_key, SEED, max_epochs=SCVI_EPOCHS)}
-    for name, (method, pairing) in VARIANTS.items():
-        runs[name] = lambda m=method, p=pairing: ssl_embedding(
-            scssl.model.Contrastive, adata, batch_key, SEED, None, method=m, **p
-        )
-    for name, run in runs.items():
-        knn = scssl.metrics.leave_one_batch_out(run().embedding, labels, batches)
-        print(f"{name}: macro-F1 {knn.loc['mean', 'macro_f1']:.4f}", flush=True)
+    dataset = prepare("pbmc_3tech")
+    runs = {"scVI": None, **{n: {**v, "batch_size": BATCH_SIZE} for n, v in VARIANTS.items()}}
+    for name, spec in runs.items():
+        row, _ = run_method(dataset, name, SEED, spec)
+        print(f"{name}: macro-F1 {row['macro_f1']:.4f}", flush=True)
 
 
 if __name__ == "__main__":

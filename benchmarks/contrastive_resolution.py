@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from _common import RESULTS, set_threads, write_markdown
-from contrastive import DATASETS, prepare, runners
+from contrastive import DATASETS, prepare, run_method
 from contrastive_confirm import selected_method
 
 import scssl
@@ -75,16 +75,16 @@ def main() -> None:
     set_threads()
     sections = []
     for key in DATASETS:
-        title, adata, batch_key, labels_key = prepare(key)
+        dataset = prepare(key)
+        title, adata, batch_key, labels_key = dataset
         labels = adata.obs[labels_key].astype(str).to_numpy()
         batches = adata.obs[batch_key].astype(str).to_numpy()
         counts = pd.crosstab(pd.Series(labels, name="cell type"), pd.Series(batches, name=""))
         sections.append((f"{title}: cells per type and batch", counts))
         sections.append((f"{title}: what the reference allows", reference_limits(labels, batches)))
 
-        available = runners(adata, batch_key, SEED)
         methods = ["PCA", "scVI", selected_method(key)]
-        embeddings = {m: available[m]().embedding for m in methods}
+        embeddings = {m: run_method(dataset, m, SEED)[1] for m in methods}
         wrong = pd.DataFrame({m: misclassified(z, labels, batches) for m, z in embeddings.items()})
         errors = pd.DataFrame(
             {
