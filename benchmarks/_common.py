@@ -75,18 +75,28 @@ def timed(fn: Callable[[], tuple[np.ndarray, int]], n_cells: int) -> Timed:
     return Timed(np.asarray(embedding), time.perf_counter() - start, n_cells, epochs)
 
 
-def train_and_score_cv(model, labels: np.ndarray, seed: int, max_epochs: int | None) -> dict:
-    """Train a set-up scssl model (minibatches of 128); 5-fold kNN macro-F1 of its embedding.
+def cv_score(adata: AnnData, labels_key: str, spec: dict, seed: int) -> dict:
+    """One method and seed through ``scssl.benchmark`` on data without batches.
 
-    ``max_epochs=None`` keeps the model's default budget. Returns ``macro_f1`` and the
-    training ``seconds``.
+    ``spec`` names the method and its arguments as a ``scssl.benchmark`` variant
+    (``{"method": "simclr", "max_epochs": 50, ...}``). Returns the 5-fold
+    cross-validated kNN (k=15) ``macro_f1`` of the embedding and the training
+    ``seconds`` (set-up and training). scib-metrics are not computed.
     """
-    start = time.perf_counter()
-    model.train(max_epochs=max_epochs, batch_size=128, enable_progress_bar=False)
-    seconds = time.perf_counter() - start
-    z = model.get_latent_representation()
-    f1 = scssl.metrics.knn_cross_validation(z, labels, seed=seed)["macro_f1"]
-    return {"macro_f1": f1, "seconds": seconds}
+    work = AnnData(X=adata.X, obs=adata.obs[[labels_key]].copy(), obsm=dict(adata.obsm))
+    result = scssl.benchmark(
+        work,
+        labels_key=labels_key,
+        methods={"run": spec},
+        seeds=[seed],
+        n_top_genes=None,
+        scib=False,
+        progress_bar=False,
+    )
+    if not result.failures.empty:
+        raise RuntimeError(f"{spec} seed {seed} failed: {result.failures.error.item()}")
+    scores = result.scores.set_index("metric").value
+    return {"macro_f1": float(scores["knn_macro_f1"]), "seconds": float(result.runs.seconds.item())}
 
 
 def scvi_embedding(

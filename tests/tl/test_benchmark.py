@@ -120,6 +120,24 @@ def test_benchmark_with_one_batch_cross_validates_and_skips_batch_metrics(pbmc):
     assert any("cross-validation" in note for note in result.notes)
 
 
+def test_benchmark_without_scib_ranks_by_knn_macro_f1(pbmc):
+    result = scssl.benchmark(
+        pbmc,
+        layer="counts",
+        labels_key="bulk_labels",
+        methods={"pca": None, "pca_5": {"method": "pca", "n_comps": 5}},
+        seeds=[0],
+        scib=False,
+        progress_bar=False,
+    )
+    assert result.aggregate == "knn_macro_f1"
+    assert set(result.scores.metric) == {"knn_macro_f1", "knn_accuracy", "train_seconds"}
+    assert result.summary().knn_macro_f1.is_monotonic_decreasing
+    assert any("scib=False" in note for note in result.notes)
+    with pytest.raises(ValueError, match="nothing to score"):
+        scssl.benchmark(pbmc, layer="counts", batch_key="phase", methods=["pca"], scib=False)
+
+
 def test_benchmark_refuses_bad_input_before_training(pbmc):
     adata = pbmc.copy()
     call = dict(layer="counts", methods=["pca"], seeds=[0], progress_bar=False)
@@ -241,14 +259,18 @@ def test_benchmark_cli_writes_tables_figures_and_settings(baron_small, tmp_path,
 
 
 def test_benchmark_finds_positive_partners_for_paired_contrastive_variants(baron_small):
+    adata = baron_small.copy()
+    scssl.tl.knn_pairs(adata, k=5, key_added="my_knn")
     methods = {
+        "simclr_own_knn": {"method": "simclr", "knn_prob": 0.5, "knn_key": "my_knn"},
         "simclr_knn": {"method": "simclr", "knn_prob": 0.5, "max_epochs": 1},
         "vicreg_mnn": {"method": "vicreg", "mnn_prob": 0.5, "max_epochs": 1},
         "byol_mnn_no_batch": {"method": "byol", "mnn_prob": 0.5, "batch_covariate": False},
         "masked_contrastive": {"max_epochs": 1},
     }
+    methods["simclr_own_knn"]["max_epochs"] = 1
     result = scssl.benchmark(
-        baron_small,
+        adata,
         batch_key="donor",
         labels_key="cell_type1",
         methods=methods,
@@ -258,9 +280,17 @@ def test_benchmark_finds_positive_partners_for_paired_contrastive_variants(baron
     )
     status = result.runs.set_index("method").status
     assert status.to_dict() == {
+        "simclr_own_knn": "ok",
         "simclr_knn": "ok",
         "vicreg_mnn": "ok",
         "byol_mnn_no_batch": "failed",
         "masked_contrastive": "ok",
     }
     assert "mnn_prob needs batches" in result.failures.error.item()
+    with pytest.raises(KeyError, match="not found in adata.obsm"):
+        scssl.benchmark(
+            adata,
+            labels_key="cell_type1",
+            methods={"simclr": {"knn_prob": 0.5, "knn_key": "typo"}},
+            progress_bar=False,
+        )

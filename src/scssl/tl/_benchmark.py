@@ -11,7 +11,6 @@ from collections.abc import Callable, Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
-import pandas as pd
 from anndata import AnnData
 
 from scssl._constants import OUTPUT_KEYS
@@ -20,22 +19,12 @@ from scssl.train import quiet_lightning
 
 from ._benchmark_methods import METHODS, TRAINED_METHODS, MethodRun, RunSettings
 from ._benchmark_result import BenchmarkResult
+from ._benchmark_scores import budget_notes, notes_on_skipped, score_run, tables
 from ._fit import registration_view
 
 logger = logging.getLogger("scssl")
 
 DEFAULT_METHODS = ("masked_ae", "simclr", "vicreg", "byol", "barlow_twins", "pca", "scvi")
-#: columns of ``BenchmarkResult.runs``
-RUN_COLUMNS = [
-    "method",
-    "seed",
-    "status",
-    "seconds",
-    "epochs",
-    "max_epochs",
-    "budget_stopped",
-    "error",
-]
 
 
 def _method_specs(methods: Sequence[str] | Mapping[str, dict | None]) -> dict[str, dict]:
@@ -60,7 +49,13 @@ def _method_specs(methods: Sequence[str] | Mapping[str, dict | None]) -> dict[st
                 "or name one with {'method': ...} in a variant's arguments"
             )
         batch_covariate = bool(kwargs.pop("batch_covariate", True))
-        specs[label] = {"method": method, "batch_covariate": batch_covariate, "kwargs": kwargs}
+        partners = {key: kwargs.pop(key) for key in ("knn_key", "mnn_key") if key in kwargs}
+        specs[label] = {
+            "method": method,
+            "batch_covariate": batch_covariate,
+            "kwargs": kwargs,
+            "partner_keys": partners,
+        }
     return specs
 
 
@@ -78,51 +73,6 @@ def _check_column(adata: AnnData, key: str | None, option: str) -> np.ndarray | 
     return values.astype(str).to_numpy()
 
 
-def _notes_on_skipped(labels, batches, scib_available: bool) -> list[str]:
-    notes = []
-    if labels is None:
-        notes.append("no labels_key: kNN label transfer and bio-conservation metrics skipped")
-    if batches is None or np.unique(batches).size < 2:
-        notes.append(
-            "one batch (or no batch_key): batch-correction metrics skipped; kNN label "
-            "transfer scored by 5-fold cross-validation instead of leave-one-batch-out"
-        )
-    if not scib_available:
-        notes.append("scib-metrics not installed (pip install 'scssl[metrics]'): scib skipped")
-    return notes
-
-
-def _score(run: MethodRun, labels, batches, seed: int, scib: bool, notes: list[str]) -> dict:
-    """Every metric of one run's embedding, its reconstruction and its cost."""
-    from scssl.metrics import knn_cross_validation, leave_one_batch_out, scib_scores
-
-    scores: dict[str, float] = {}
-    several_batches = batches is not None and np.unique(batches).size > 1
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        if labels is not None:
-            if several_batches:
-                table = leave_one_batch_out(run.embedding, labels, batches)
-                knn = {k: float(table.loc["mean", k]) for k in ("macro_f1", "accuracy")}
-            else:
-                knn = knn_cross_validation(run.embedding, labels, seed=seed)
-            scores["knn_macro_f1"], scores["knn_accuracy"] = knn["macro_f1"], knn["accuracy"]
-        if scib:
-            scores.update(scib_scores(run.embedding, labels, batches if several_batches else None))
-    for warning in caught:
-        if "scssl" not in warning.filename:  # not about the scores: shown as usual
-            warnings.warn_explicit(
-                warning.message, warning.category, warning.filename, warning.lineno
-            )
-        elif str(warning.message) not in notes:  # the same for every run: noted once
-            notes.append(str(warning.message))
-    scores.update({f"masked_{k}": v for k, v in run.reconstruction.items()})
-    scores["train_seconds"] = run.seconds
-    if run.epochs is not None:
-        scores["cells_per_second"] = run.embedding.shape[0] * run.epochs / run.seconds
-    return scores
-
-
 def _run_one(work: AnnData, settings: RunSettings, threads: int | None):
     """One (method, seed): its :class:`MethodRun`, or the error text if it raised."""
     if threads is not None:  # a worker process of n_jobs > 1
@@ -130,7 +80,7 @@ def _run_one(work: AnnData, settings: RunSettings, threads: int | None):
 
         torch.set_num_threads(threads)
     # each run registers its own light copy: the counts are shared, not copied
-    own = AnnData(X=work.X, obs=work.obs.copy(), var=work.var.copy())
+    own = AnnData(X=work.X, obs=work.obs.copy(), var=work.var.copy(), obsm=dict(work.obsm))
     try:
         with quiet_lightning(), warnings.catch_warnings():
             # Lightning's notes repeated at every run, none about the user's data
@@ -169,6 +119,7 @@ def benchmark(
     n_top_genes: int | None = DEFAULT_N_TOP_GENES,
     write_embeddings: bool = False,
     progress_bar: bool = True,
+    scib: bool = True,
 ) -> BenchmarkResult:
     """Train each method on ``adata`` with every seed and score the embeddings alike.
 
@@ -188,8 +139,8 @@ def benchmark(
     - **cost**: training seconds (set-up and training, not embedding) and cells x
       epochs per second.
 
-    Methods are ranked by the mean over seeds of ``total`` (or of kNN macro-F1 when
-    scib-metrics is not installed). A method that raises is reported in
+    Methods are ranked by the mean over seeds of ``total`` (or of kNN macro-F1 with
+    ``scib=False`` or when scib-metrics is not installed). A method that raises is reported in
     ``result.runs`` with its error; the others go on.
 
     Parameters
@@ -217,7 +168,9 @@ def benchmark(
         without the batch (by default every model but PCA gets ``batch_key``).
         Contrastive methods given ``knn_prob`` or ``mnn_prob`` get their partners
         from :func:`scssl.tl.knn_pairs` / :func:`scssl.tl.mnn_pairs` (defaults, on
-        the benchmark's genes; the search counts as training time).
+        the benchmark's genes; the search counts as training time), unless the
+        arguments name the user's own (``"knn_key"``: an ``.obsm`` key,
+        ``"mnn_key"``: an ``.obs`` column, as for ``setup_anndata``).
     seeds
         One run per method and seed (``scvi.settings.seed``).
     time_budget
@@ -238,6 +191,10 @@ def benchmark(
         ``adata.obsm["X_scssl_benchmark_<method>_<seed>"]``.
     progress_bar
         Show a progress bar over the runs.
+    scib
+        Compute the scib-metrics scores (``False``: label transfer, reconstruction
+        and cost only, which is faster on large data; the ranking is then by kNN
+        macro-F1).
 
     Returns
     -------
@@ -264,17 +221,24 @@ def benchmark(
         raise ValueError(f"n_jobs must be at least 1, got {n_jobs}")
     labels = _check_column(adata, labels_key, "labels_key")
     batches = _check_column(adata, batch_key, "batch_key")
-    if labels is None and (batches is None or np.unique(batches).size < 2):
+    if labels is None and (not scib or batches is None or np.unique(batches).size < 2):
         raise ValueError(
-            "nothing to score: give labels_key (cell types), a batch_key with two or more "
-            "batches, or both"
+            "nothing to score: give labels_key (cell types), or a batch_key with two or "
+            "more batches and scib=True"
         )
-    work = registration_view(adata, layer, [batch_key])
+    given = [spec["partner_keys"] for spec in specs.values()]
+    work = registration_view(  # with the partners the user gave (cells are never subset)
+        adata,
+        layer,
+        [batch_key, *{keys["mnn_key"] for keys in given if "mnn_key" in keys}],
+        list({keys["knn_key"] for keys in given if "knn_key" in keys}),
+    )
     if n_top_genes is not None:
         genes = highly_variable_genes(work, batch_key=batch_key, n_top_genes=n_top_genes)
         work = work[:, genes].copy() if len(genes) < work.n_vars else work
-    scib = importlib.util.find_spec("scib_metrics") is not None
-    notes = _notes_on_skipped(labels, batches, scib)
+    scib_available = importlib.util.find_spec("scib_metrics") is not None
+    notes = notes_on_skipped(labels, batches, scib, scib_available)
+    scib = scib and scib_available
     jobs = [(label, seed) for label in specs for seed in seeds]
     n_trained = sum(specs[label]["method"] in TRAINED_METHODS for label, _ in jobs)
     share = time_budget * n_jobs / n_trained if time_budget and n_trained else None
@@ -285,6 +249,7 @@ def benchmark(
             seed,
             specs[label]["kwargs"],
             share,
+            specs[label]["partner_keys"],
         )
         for label, seed in jobs
     }
@@ -297,13 +262,13 @@ def benchmark(
             logger.warning("benchmark: %s (seed %d) failed: %s", label, seed, run)
             scored[key] = (run, None)
             return
-        scored[key] = (run, _score(run, labels, batches, seed, scib, notes))
+        scored[key] = (run, score_run(run, labels, batches, seed, scib, notes))
         if write_embeddings:
             adata.obsm[f"{OUTPUT_KEYS.BENCHMARK_PREFIX}{label}_{seed}"] = run.embedding
 
     _execute(work, settings, n_jobs, progress_bar, score)
-    score_table, run_table = _tables({key: scored[key] for key in settings})  # call order
-    notes += _budget_notes(run_table, share)
+    score_table, run_table = tables({key: scored[key] for key in settings})  # call order
+    notes += budget_notes(run_table, share)
     aggregate = "total" if scib else ("knn_macro_f1" if labels is not None else "train_seconds")
     return BenchmarkResult(
         scores=score_table,
@@ -325,48 +290,6 @@ def benchmark(
             "versions": _versions(),
         },
     )
-
-
-def _tables(scored: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The tidy scores and the runs table from ``{(label, seed): (run, scores)}``."""
-    rows, run_rows = [], []
-    for (label, seed), (run, scores) in scored.items():
-        if scores is None:  # run is the error text
-            run_rows.append({"method": label, "seed": seed, "status": "failed", "error": run})
-            continue
-        rows += [
-            {"method": label, "seed": seed, "metric": k, "value": v} for k, v in scores.items()
-        ]
-        run_rows.append(_run_row(label, seed, run))
-    runs = pd.DataFrame(run_rows, columns=RUN_COLUMNS)
-    runs["budget_stopped"] = runs.budget_stopped.fillna(False).astype(bool)  # failed: False
-    runs = runs.astype({"epochs": "Int64", "max_epochs": "Int64"})
-    return pd.DataFrame(rows, columns=["method", "seed", "metric", "value"]), runs
-
-
-def _run_row(name: str, seed: int, run: MethodRun) -> dict:
-    return {
-        "method": name,
-        "seed": seed,
-        "status": "ok",
-        "seconds": run.seconds,
-        "epochs": run.epochs,
-        "max_epochs": run.max_epochs,
-        "budget_stopped": run.budget_stopped,
-    }
-
-
-def _budget_notes(runs: pd.DataFrame, share: float | None) -> list[str]:
-    if share is None:
-        return []
-    cut = runs[runs.budget_stopped]
-    note = f"time_budget: {share:.3g} s of training per trained run"
-    if cut.empty:
-        return [note + "; no run needed fewer epochs than planned"]
-    listed = ", ".join(
-        f"{r.method} seed {r.seed}: {r.epochs}/{r.max_epochs} epochs" for r in cut.itertuples()
-    )
-    return [f"{note}; stopped early: {listed}"]
 
 
 def _execute(

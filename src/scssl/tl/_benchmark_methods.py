@@ -21,7 +21,9 @@ class RunSettings:
 
     ``method`` is a key of :data:`METHODS`; ``batch_key`` the batch column given to
     the model (``None``: none); ``kwargs`` the user's keyword arguments for the
-    method; ``seconds`` the training time budget of this run (``None``: no budget).
+    method; ``seconds`` the training time budget of this run (``None``: no budget);
+    ``partner_keys`` the user's own ``knn_key`` / ``mnn_key`` (partners then not
+    searched).
     """
 
     method: str
@@ -29,6 +31,7 @@ class RunSettings:
     seed: int
     kwargs: dict = field(default_factory=dict)
     seconds: float | None = None
+    partner_keys: dict = field(default_factory=dict)  # given knn_key / mnn_key
 
 
 @dataclass
@@ -108,18 +111,19 @@ def masked_ae(work: AnnData, settings: RunSettings) -> MethodRun:
 def _positive_partners(work: AnnData, settings: RunSettings) -> dict[str, str]:
     """Find the partners that ``knn_prob`` / ``mnn_prob`` ask for; their setup keys.
 
-    :func:`scssl.tl.knn_pairs` and :func:`scssl.tl.mnn_pairs` with their defaults, on
-    the benchmark's genes, written into the run's own copy ``work``.
+    Partners the user gave (``partner_keys``) are used as they are; the others come
+    from :func:`scssl.tl.knn_pairs` and :func:`scssl.tl.mnn_pairs` with their
+    defaults, on the benchmark's genes, written into the run's own copy ``work``.
     """
     from scssl._constants import OUTPUT_KEYS
 
     from ._contrastive import knn_pairs, mnn_pairs
 
-    setup_keys = {}
-    if settings.kwargs.get("knn_prob"):
+    setup_keys = dict(settings.partner_keys)
+    if settings.kwargs.get("knn_prob") and "knn_key" not in setup_keys:
         knn_pairs(work, key_added=OUTPUT_KEYS.KNN_PARTNERS)
         setup_keys["knn_key"] = OUTPUT_KEYS.KNN_PARTNERS
-    if settings.kwargs.get("mnn_prob"):
+    if settings.kwargs.get("mnn_prob") and "mnn_key" not in setup_keys:
         if settings.batch_key is None:
             raise ValueError("mnn_prob needs batches: give batch_key (and batch_covariate True)")
         mnn_pairs(work, batch_key=settings.batch_key, key_added=OUTPUT_KEYS.MNN_PARTNER)
