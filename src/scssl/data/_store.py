@@ -67,7 +67,7 @@ def read_gene_list(path: str | Path) -> list[str]:
     --------
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "genes.txt"
-    >>> _ = p.write_text("CD3E\\n# comment\\nMS4A1\\n")
+    >>> _ = p.write_text("CD3E\n# comment\nMS4A1\n")
     >>> read_gene_list(p)
     ['CD3E', 'MS4A1']
     """

@@ -106,7 +106,7 @@ def leave_one_batch_out(
     >>> labels = np.repeat(["a", "b"], 50)
     >>> emb = rng.normal(size=(100, 2)) + (labels == "b")[:, None] * 10
     >>> batches = np.tile(["x", "y"], 50)
-    >>> leave_one_batch_out(emb, labels, batches).loc["mean", "macro_f1"]
+    >>> float(leave_one_batch_out(emb, labels, batches).loc["mean", "macro_f1"])
     1.0
     """
     embedding = np.asarray(embedding)

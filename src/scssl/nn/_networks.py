@@ -74,7 +74,7 @@ class DeterministicEncoder(nn.Module):
     --------
     >>> import torch
     >>> enc = DeterministicEncoder(100, 8, n_cat_list=[3])
-    >>> enc(torch.randn(4, 100), torch.zeros(4, 1)).shape
+    >>> enc(torch.randn(4, 100), torch.zeros(4, 1, dtype=torch.long)).shape
     torch.Size([4, 8])
     """
 
