@@ -14,7 +14,7 @@ import numpy as np
 from anndata import AnnData
 
 from scssl._constants import OUTPUT_KEYS
-from scssl.data import DEFAULT_N_TOP_GENES, highly_variable_genes
+from scssl.data import DEFAULT_N_TOP_GENES, check_obs_columns, highly_variable_genes
 from scssl.train import quiet_lightning
 
 from ._benchmark_methods import METHODS, TRAINED_METHODS, MethodRun, RunSettings
@@ -59,18 +59,14 @@ def _method_specs(methods: Sequence[str] | Mapping[str, dict | None]) -> dict[st
     return specs
 
 
-def _check_column(adata: AnnData, key: str | None, option: str) -> np.ndarray | None:
+def _obs_values(adata: AnnData, key: str | None, option: str) -> np.ndarray | None:
+    """The column ``key`` as strings, checked like a model's categorical covariate."""
     if key is None:
         return None
     if key not in adata.obs:
         raise KeyError(f"{option}={key!r} is not a column of adata.obs")
-    values = adata.obs[key]
-    if values.isna().any():
-        raise ValueError(
-            f"adata.obs[{key!r}] has {int(values.isna().sum())} missing values; "
-            "fill or drop those cells first"
-        )
-    return values.astype(str).to_numpy()
+    check_obs_columns(adata, {option: key})
+    return adata.obs[key].astype(str).to_numpy()
 
 
 def _run_one(work: AnnData, settings: RunSettings, threads: int | None):
@@ -219,12 +215,17 @@ def benchmark(
         raise ValueError(f"time_budget must be a positive number of seconds, got {time_budget}")
     if n_jobs < 1:
         raise ValueError(f"n_jobs must be at least 1, got {n_jobs}")
-    labels = _check_column(adata, labels_key, "labels_key")
-    batches = _check_column(adata, batch_key, "batch_key")
-    if labels is None and (not scib or batches is None or np.unique(batches).size < 2):
+    labels = _obs_values(adata, labels_key, "labels_key")
+    batches = _obs_values(adata, batch_key, "batch_key")
+    if batches is not None and np.unique(batches).size < 2:
+        batches = None  # one batch: nothing to hold out or to mix (the models still get it)
+    scib_available = importlib.util.find_spec("scib_metrics") is not None
+    notes = notes_on_skipped(labels, batches, scib, scib_available)
+    scib = scib and scib_available
+    if labels is None and (not scib or batches is None):
         raise ValueError(
             "nothing to score: give labels_key (cell types), or a batch_key with two or "
-            "more batches and scib=True"
+            "more batches and scib=True (with scib-metrics installed)"
         )
     given = [spec["partner_keys"] for spec in specs.values()]
     work = registration_view(  # with the partners the user gave (cells are never subset)
@@ -236,9 +237,6 @@ def benchmark(
     if n_top_genes is not None:
         genes = highly_variable_genes(work, batch_key=batch_key, n_top_genes=n_top_genes)
         work = work[:, genes].copy() if len(genes) < work.n_vars else work
-    scib_available = importlib.util.find_spec("scib_metrics") is not None
-    notes = notes_on_skipped(labels, batches, scib, scib_available)
-    scib = scib and scib_available
     jobs = [(label, seed) for label in specs for seed in seeds]
     n_trained = sum(specs[label]["method"] in TRAINED_METHODS for label, _ in jobs)
     share = time_budget * n_jobs / n_trained if time_budget and n_trained else None
@@ -269,11 +267,10 @@ def benchmark(
     _execute(work, settings, n_jobs, progress_bar, score)
     score_table, run_table = tables({key: scored[key] for key in settings})  # call order
     notes += budget_notes(run_table, share)
-    aggregate = "total" if scib else ("knn_macro_f1" if labels is not None else "train_seconds")
     return BenchmarkResult(
         scores=score_table,
         runs=run_table,
-        aggregate=aggregate,
+        aggregate="total" if scib else "knn_macro_f1",
         notes=notes,
         settings={
             "layer": layer,

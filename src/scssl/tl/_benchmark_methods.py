@@ -65,14 +65,14 @@ def _train(model, settings: RunSettings, train_kwargs: dict) -> tuple[int, int, 
     return budget.epochs_run, budget.max_epochs, budget.stopped
 
 
-def _scssl_model(
+def _train_model(
     model_cls,
     work: AnnData,
     settings: RunSettings,
     defaults: dict | None = None,
     setup_keys: dict | None = None,
 ) -> MethodRun:
-    """Set up, train and embed one of scssl's models on the registration view ``work``."""
+    """Set up, train and embed an scvi-tools model (scssl's or SCVI) on the view ``work``."""
     import scvi
 
     scvi.settings.seed = settings.seed
@@ -105,7 +105,7 @@ def masked_ae(work: AnnData, settings: RunSettings) -> MethodRun:
     """:class:`~scssl.model.MaskedAE` with its defaults (batch in the decoder)."""
     from scssl.model import MaskedAE
 
-    return _scssl_model(MaskedAE, work, settings)
+    return _train_model(MaskedAE, work, settings)
 
 
 def _positive_partners(work: AnnData, settings: RunSettings) -> dict[str, str]:
@@ -144,7 +144,7 @@ def contrastive(method: str, work: AnnData, settings: RunSettings) -> MethodRun:
     start = time.perf_counter()
     setup_keys = _positive_partners(work, settings)
     search_seconds = time.perf_counter() - start
-    run = _scssl_model(Contrastive, work, settings, {"method": method}, setup_keys)
+    run = _train_model(Contrastive, work, settings, {"method": method}, setup_keys)
     run.seconds += search_seconds
     return run
 
@@ -153,23 +153,14 @@ def masked_contrastive(work: AnnData, settings: RunSettings) -> MethodRun:
     """:class:`~scssl.model.MaskedContrastive` (the masked + contrastive hybrid), defaults."""
     from scssl.model import MaskedContrastive
 
-    return _scssl_model(MaskedContrastive, work, settings)
+    return _train_model(MaskedContrastive, work, settings)
 
 
 def scvi_model(work: AnnData, settings: RunSettings) -> MethodRun:
     """scvi-tools' SCVI with its defaults (batch as covariate, its own epoch heuristic)."""
     import scvi
 
-    scvi.settings.seed = settings.seed
-    model_kwargs, train_kwargs = split_kwargs(scvi.model.SCVI.train, settings.kwargs)
-    start = time.perf_counter()
-    scvi.model.SCVI.setup_anndata(work, batch_key=settings.batch_key)
-    model = scvi.model.SCVI(work, **model_kwargs)
-    epochs, max_epochs, stopped = _train(model, settings, train_kwargs)
-    seconds = time.perf_counter() - start
-    return MethodRun(
-        np.asarray(model.get_latent_representation()), seconds, epochs, max_epochs, stopped
-    )
+    return _train_model(scvi.model.SCVI, work, settings)
 
 
 def pca(work: AnnData, settings: RunSettings) -> MethodRun:

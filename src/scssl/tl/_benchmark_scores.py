@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import warnings
 
-import numpy as np
 import pandas as pd
 
 from ._benchmark_methods import MethodRun
@@ -27,7 +26,7 @@ def notes_on_skipped(labels, batches, scib_wanted: bool, scib_available: bool) -
     notes = []
     if labels is None:
         notes.append("no labels_key: kNN label transfer and bio-conservation metrics skipped")
-    if batches is None or np.unique(batches).size < 2:
+    if batches is None:
         notes.append(
             "one batch (or no batch_key): batch-correction metrics skipped; kNN label "
             "transfer scored by 5-fold cross-validation instead of leave-one-batch-out"
@@ -40,22 +39,24 @@ def notes_on_skipped(labels, batches, scib_wanted: bool, scib_available: bool) -
 
 
 def score_run(run: MethodRun, labels, batches, seed: int, scib: bool, notes: list[str]) -> dict:
-    """Every metric of one run's embedding, its reconstruction and its cost."""
+    """Every metric of one run's embedding, its reconstruction and its cost.
+
+    ``batches`` is ``None`` unless there are two or more batches.
+    """
     from scssl.metrics import knn_cross_validation, leave_one_batch_out, scib_scores
 
     scores: dict[str, float] = {}
-    several_batches = batches is not None and np.unique(batches).size > 1
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if labels is not None:
-            if several_batches:
+            if batches is not None:
                 table = leave_one_batch_out(run.embedding, labels, batches)
                 knn = {k: float(table.loc["mean", k]) for k in ("macro_f1", "accuracy")}
             else:
                 knn = knn_cross_validation(run.embedding, labels, seed=seed)
             scores["knn_macro_f1"], scores["knn_accuracy"] = knn["macro_f1"], knn["accuracy"]
         if scib:
-            scores.update(scib_scores(run.embedding, labels, batches if several_batches else None))
+            scores.update(scib_scores(run.embedding, labels, batches))
     for warning in caught:
         if "scssl" not in warning.filename:  # not about the scores: shown as usual
             warnings.warn_explicit(
