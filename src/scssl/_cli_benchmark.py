@@ -35,10 +35,10 @@ def benchmark_command(args: argparse.Namespace) -> dict:
     paths = result.write(output)
     paths["benchmark.png"] = output / "benchmark.png"
     paths["benchmark_table.png"] = output / "benchmark_table.png"
-    if not result.summary().empty:
+    summary = result.summary()
+    if not summary.empty:
         scssl.pl.benchmark(result, save=paths["benchmark.png"])
         scssl.pl.benchmark_table(result, save=paths["benchmark_table.png"])
-    summary = result.summary()
     return {
         "ranking": list(summary.index),
         "aggregate": result.aggregate,

@@ -8,17 +8,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ._figure import pyplot, save_figure
+
 #: panels whose values span orders of magnitude get a log axis
 _LOG_GROUPS = frozenset({"training time", "throughput"})
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _checked(result) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -63,7 +56,7 @@ def benchmark(result, *, groups: list[str] | None = None, save: str | Path | Non
     unknown = [g for g in groups if g not in available]
     if unknown:
         raise ValueError(f"groups {unknown} have no values; available: {available}")
-    plt = _pyplot()
+    plt = pyplot()
     methods = list(summary.index)
     positions = np.arange(len(methods))[::-1]  # best at the top
     n_cols = min(4, len(groups))
@@ -94,8 +87,7 @@ def benchmark(result, *, groups: list[str] | None = None, save: str | Path | Non
         ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
     fig.suptitle(f"methods ordered by mean {result.aggregate} over seeds", fontsize=10)
     fig.tight_layout()
-    if save is not None:
-        fig.savefig(save, dpi=150, bbox_inches="tight")
+    save_figure(fig, save)
     return fig
 
 
@@ -123,11 +115,11 @@ def benchmark_table(result, *, metrics: list[str] | None = None, save: str | Pat
     --------
     >>> fig = scssl.pl.benchmark_table(result, save="benchmark_table.png")  # doctest: +SKIP
     """
-    from scssl.tl._benchmark_result import HEADLINE_METRICS, LOWER_IS_BETTER
+    from scssl.tl._benchmark_result import LOWER_IS_BETTER, metric_digits
 
     summary, _ = _checked(result)
     if metrics is None:
-        metrics = [result.aggregate] + [m for m in HEADLINE_METRICS if m != result.aggregate]
+        metrics = result.headline_metrics
     metrics = [m for m in metrics if m in summary.columns and summary[m].notna().any()]
     values = summary[metrics].astype(float)
     shade = np.zeros(values.shape)
@@ -136,10 +128,10 @@ def benchmark_table(result, *, metrics: list[str] | None = None, save: str | Pat
         low, high = np.nanmin(column), np.nanmax(column)
         scaled = (column - low) / (high - low) if high > low else np.ones_like(column)
         shade[:, j] = 1 - scaled if metric in LOWER_IS_BETTER else scaled
-    plt = _pyplot()
+    plt = pyplot()
     colours = plt.get_cmap("YlGnBu")(0.15 + 0.7 * np.nan_to_num(shade, nan=0.0))
     colours[np.isnan(values.to_numpy())] = (1.0, 1.0, 1.0, 1.0)  # no value: a blank cell
-    digits = [1 if m in ("train_seconds", "cells_per_second") else 3 for m in metrics]
+    digits = [metric_digits(m) for m in metrics]
     text = [
         ["" if np.isnan(v) else f"{v:.{d}f}" for v, d in zip(row, digits)]
         for row in values.to_numpy()
@@ -163,6 +155,5 @@ def benchmark_table(result, *, metrics: list[str] | None = None, save: str | Pat
         elif sum(cell.get_facecolor()[:3]) < 1.2:  # white text on the dark shades
             cell.get_text().set_color("white")
     ax.set_title(f"ranked by mean {result.aggregate} over seeds", fontsize=9)
-    if save is not None:
-        fig.savefig(save, dpi=150, bbox_inches="tight")
+    save_figure(fig, save)
     return fig

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from anndata import AnnData
 
+from ._figure import pyplot, save_figure
+
 
 def umap(
     adata: AnnData,
@@ -27,10 +29,7 @@ def umap(
     >>> import scssl
     >>> fig = scssl.pl.umap(adata, use_rep="X_scssl_mae", color="bulk_labels")  # doctest: +SKIP
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     import scanpy as sc
 
     if use_rep not in adata.obsm:
@@ -43,6 +42,5 @@ def umap(
     for ax, key in zip(axes[0], colors):
         sc.pl.umap(work, color=key, ax=ax, show=False, title=title or f"{use_rep}: {key}")
     fig.tight_layout()
-    if save is not None:
-        fig.savefig(save, dpi=150, bbox_inches="tight")
+    save_figure(fig, save)
     return fig

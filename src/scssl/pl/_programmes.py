@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ._figure import pyplot, save_figure
+
 
 def programme_ranking(
     table: pd.DataFrame,
@@ -46,10 +48,7 @@ def programme_ranking(
     >>> table = scssl.tl.programme_reconstruction(model)  # doctest: +SKIP
     >>> fig = scssl.pl.programme_ranking(table, n=8, save="programmes.png")  # doctest: +SKIP
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     if metric not in table.columns:
         raise KeyError(f"{metric!r} is not a column of the table (columns: {list(table.columns)})")
@@ -76,8 +75,7 @@ def programme_ranking(
     ax.set_xlabel(metric)
     ax.set_title(title or f"best (blue) and worst (orange) programmes by {metric}", fontsize=9)
     fig.tight_layout()
-    if save is not None:
-        fig.savefig(save, dpi=150, bbox_inches="tight")
+    save_figure(fig, save)
     return fig
 
 

@@ -46,6 +46,11 @@ HEADLINE_METRICS = (
 LOWER_IS_BETTER = frozenset({"masked_mse", "train_seconds"})
 
 
+def metric_digits(metric: str) -> int:
+    """Decimals a metric is printed with: seconds and cells/s 1, scores 3."""
+    return 1 if metric in ("train_seconds", "cells_per_second") else 3
+
+
 @dataclass
 class BenchmarkResult:
     """Scores of every method and seed of a :func:`scssl.benchmark` run.
@@ -98,6 +103,11 @@ class BenchmarkResult:
         return table[order + [m for m in table.columns if m not in order]]
 
     @property
+    def headline_metrics(self) -> list[str]:
+        """The aggregate, then the other headline metrics (the short table's columns)."""
+        return [self.aggregate] + [m for m in HEADLINE_METRICS if m != self.aggregate]
+
+    @property
     def ranked_methods(self) -> list[str]:
         """Methods with at least one successful run, best aggregate first."""
         return list(self.summary().index)
@@ -124,11 +134,11 @@ class BenchmarkResult:
         """The summary as text, ``mean ± sd`` over seeds; ``metrics=None``: the headline ones."""
         summary, spread = self.summary(), self.spread()
         if metrics is None:
-            metrics = [self.aggregate] + [m for m in HEADLINE_METRICS if m != self.aggregate]
+            metrics = self.headline_metrics
         table = summary[["rank", "n_seeds"]].copy()
         for metric in [m for m in metrics if m in summary.columns]:
             mean, sd = summary[metric], spread[metric]
-            digits = 1 if metric in ("train_seconds", "cells_per_second") else 3
+            digits = metric_digits(metric)
             table[metric] = [
                 "" if np.isnan(m) else f"{m:.{digits}f} ± {s:.{digits}f}" for m, s in zip(mean, sd)
             ]
