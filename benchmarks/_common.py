@@ -75,28 +75,36 @@ def timed(fn: Callable[[], tuple[np.ndarray, int]], n_cells: int) -> Timed:
     return Timed(np.asarray(embedding), time.perf_counter() - start, n_cells, epochs)
 
 
-def cv_score(adata: AnnData, labels_key: str, spec: dict, seed: int) -> dict:
-    """One method and seed through ``scssl.benchmark`` on data without batches.
+def benchmark_one(adata: AnnData, label: str, spec: dict, seed: int, **kwargs):
+    """One method (a ``scssl.benchmark`` variant ``spec``) and one seed; raise if it failed.
 
-    ``spec`` names the method and its arguments as a ``scssl.benchmark`` variant
-    (``{"method": "simclr", "max_epochs": 50, ...}``). Returns the 5-fold
-    cross-validated kNN (k=15) ``macro_f1`` of the embedding and the training
-    ``seconds`` (set-up and training). scib-metrics are not computed.
+    ``kwargs`` go to ``scssl.benchmark`` (the data hold their genes already, so
+    ``n_top_genes=None``). Returns the scores (metric -> value), the run's row and the
+    result.
     """
-    work = AnnData(X=adata.X, obs=adata.obs[[labels_key]].copy(), obsm=dict(adata.obsm))
     result = scssl.benchmark(
-        work,
-        labels_key=labels_key,
-        methods={"run": spec},
+        adata,
+        methods={label: spec},
         seeds=[seed],
         n_top_genes=None,
-        scib=False,
         progress_bar=False,
+        **kwargs,
     )
     if not result.failures.empty:
-        raise RuntimeError(f"{spec} seed {seed} failed: {result.failures.error.item()}")
-    scores = result.scores.set_index("metric").value
-    return {"macro_f1": float(scores["knn_macro_f1"]), "seconds": float(result.runs.seconds.item())}
+        raise RuntimeError(f"{label} seed {seed} failed: {result.failures.error.item()}")
+    return result.scores.set_index("metric").value, result.runs.iloc[0], result
+
+
+def cv_score(adata: AnnData, labels_key: str, spec: dict, seed: int) -> dict:
+    """5-fold cross-validated kNN (k=15) ``macro_f1`` and training ``seconds`` of one run.
+
+    Through :func:`benchmark_one` on data without batches; ``spec`` names the method
+    and its arguments (``{"method": "simclr", "max_epochs": 50, ...}``); scib-metrics
+    are not computed.
+    """
+    work = AnnData(X=adata.X, obs=adata.obs[[labels_key]].copy(), obsm=dict(adata.obsm))
+    scores, run, _ = benchmark_one(work, "run", spec, seed, labels_key=labels_key, scib=False)
+    return {"macro_f1": float(scores["knn_macro_f1"]), "seconds": float(run.seconds)}
 
 
 def scvi_embedding(

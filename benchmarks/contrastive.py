@@ -55,13 +55,12 @@ from _common import (
     RESULTS,
     append_row,
     baron,
+    benchmark_one,
     pbmc_3tech,
     set_threads,
 )
 from _common import write_markdown as _write
 from anndata import AnnData
-
-import scssl
 
 SEEDS = [int(s) for s in os.environ.get("SCSSL_BENCH_SEEDS", "0,1,2").split(",")]
 _ssl_epochs = os.environ.get("SCSSL_BENCH_SSL_EPOCHS")
@@ -156,6 +155,17 @@ def method_specs() -> dict[str, dict]:
     return specs
 
 
+# the scores of scssl.benchmark that are not scib-metrics' (reported under their own names)
+NOT_SCIB = [
+    "knn_macro_f1",
+    "knn_accuracy",
+    "train_seconds",
+    "cells_per_second",
+    "masked_mse",
+    "masked_explained_variance",
+]
+
+
 def run_method(
     dataset: tuple[str, AnnData, str, str], label: str, seed: int, spec: dict | None = None
 ) -> tuple[dict, np.ndarray]:
@@ -166,20 +176,10 @@ def run_method(
     """
     title, adata, batch_key, labels_key = dataset
     work = AnnData(X=adata.layers["counts"], obs=adata.obs[[batch_key, labels_key]].copy())
-    result = scssl.benchmark(
-        work,
-        batch_key=batch_key,
-        labels_key=labels_key,
-        methods={label: spec or method_specs()[label]},
-        seeds=[seed],
-        n_top_genes=None,  # the data hold their 2000 HVGs already
-        write_embeddings=True,
-        progress_bar=False,
+    spec = spec or method_specs()[label]
+    scores, run, _ = benchmark_one(
+        work, label, spec, seed, batch_key=batch_key, labels_key=labels_key, write_embeddings=True
     )
-    if not result.failures.empty:
-        raise RuntimeError(f"{label} seed {seed} failed: {result.failures.error.item()}")
-    scores = result.scores.set_index("metric").value
-    run = result.runs.iloc[0]
     row = {
         "dataset": title,
         "seed": seed,
@@ -189,9 +189,7 @@ def run_method(
         "seconds": run.seconds,
         "epochs": 1 if label == "PCA" else int(run.epochs),
         "cells_per_s": scores.get("cells_per_second", np.nan),
-        **scores.drop(["knn_macro_f1", "knn_accuracy", "train_seconds"], errors="ignore")
-        .drop(["cells_per_second", "masked_mse", "masked_explained_variance"], errors="ignore")
-        .to_dict(),
+        **scores.drop(NOT_SCIB, errors="ignore").to_dict(),  # the scib-metrics scores
     }
     return row, work.obsm[f"X_scssl_benchmark_{label}_{seed}"]
 
