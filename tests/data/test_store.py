@@ -23,6 +23,7 @@ from scssl.data import (
     CollectionDataModule,
     make_blocks,
 )
+from scssl.model import Contrastive
 
 
 def _counts_adata(n_cells: int, genes: list[str], batch: str, seed: int) -> AnnData:
@@ -133,6 +134,45 @@ def test_datamodule_epoch_visits_each_cell_once_in_shuffled_blocks(two_files):
         epochs.append(seen)
     assert epochs[0] != epochs[1]
     assert epochs[0] != sorted(epochs[0])  # shuffled, not in file order
+
+
+@pytest.mark.parametrize("world_size", [1, 2])
+def test_dataset_aware_datamodule_minibatches_hold_one_batch(two_files, world_size):
+    paths, *_ = two_files
+    collection = AnnDataCollection(paths, batch_key="donor")
+    datamodule = CollectionDataModule(
+        collection, batch_size=16, block_size=10, fetch_factor=3, dataset_aware=True
+    )
+    lengths, seen = [], []
+    for rank in range(world_size):
+        dataset = datamodule._train
+        dataset.rank, dataset.world_size, dataset.epoch = rank, world_size, 0
+        batches = list(dataset)
+        assert len(batches) == len(dataset)
+        lengths.append(len(batches))
+        for batch in batches:
+            assert batch[REGISTRY_KEYS.BATCH_KEY].unique().numel() == 1
+            assert batch[REGISTRY_KEYS.X_KEY].shape[0] == 16
+            seen += batch[REGISTRY_KEYS.INDICES_KEY].ravel().tolist()
+    assert len(set(lengths)) == 1  # every process the same number of minibatches (DDP)
+    assert len(seen) == len(set(seen))
+    if world_size == 1:  # each donor's cells, less what does not fill a last minibatch
+        assert len(seen) == (70 // 16 + 50 // 16) * 16
+    with pytest.raises(ValueError, match="batch_key"):
+        CollectionDataModule(AnnDataCollection(paths), dataset_aware=True)
+
+
+def test_contrastive_dataset_aware_trains_from_a_dataset_aware_datamodule(two_files):
+    paths, *_ = two_files
+    collection = AnnDataCollection(paths, batch_key="donor")
+    adata = collection.schema_anndata()
+    Contrastive.setup_anndata(adata, batch_key="donor")
+    model = Contrastive(adata, method="simclr", dataset_aware=True, n_hidden=16, n_latent=4)
+    with pytest.raises(ValueError, match="dataset_aware=True"):
+        model.train(datamodule=CollectionDataModule(collection, batch_size=16), max_epochs=1)
+    datamodule = CollectionDataModule(collection, batch_size=16, dataset_aware=True)
+    model.train(datamodule=datamodule, max_epochs=2, enable_progress_bar=False)
+    assert np.isfinite(model.history["train_loss"].to_numpy(dtype=float)).all()
 
 
 # -- training from disk, embedding, save/load, reference mapping ------------------------------

@@ -24,6 +24,11 @@ from ._gene_map import GeneMapLike, GeneMapping, map_gene_names, read_gene_map
 from ._gene_programmes import GeneProgrammes, as_programmes
 from ._gene_sets import read_gmt, read_regulons, read_tf_list, tf_candidates
 from ._genes import DEFAULT_N_TOP_GENES, describe_gene_selection, highly_variable_genes
+from ._minibatch_sampling import (
+    GroupedBatchSampler,
+    MinibatchSampling,
+    check_datamodule_sampling,
+)
 from ._normalize import log_normalize
 from ._samplers import Block, BlockShuffleSampler, make_blocks
 from ._soma import soma_schema_anndata
@@ -75,6 +80,9 @@ __all__ = [
     "AnnDataCollection",
     "Block",
     "BlockShuffleSampler",
+    "GroupedBatchSampler",
+    "MinibatchSampling",
+    "check_datamodule_sampling",
     "CollectionDataModule",
     "GeneAlignment",
     "make_blocks",

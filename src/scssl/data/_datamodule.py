@@ -17,17 +17,55 @@ class CollectionMinibatches(IterableDataset):
     """Minibatches of one process of a training (or validation) epoch, read block-wise.
 
     The epoch counter is advanced by :class:`EpochDataLoader` each time an epoch starts,
-    so every epoch draws a new block order.
+    so every epoch draws a new block order. With ``dataset_aware`` every minibatch holds
+    the cells of one batch (the collection's batch codes): a fetch's cells are cut into
+    minibatches batch by batch, and each batch's remainder waits for the next fetch.
     """
 
     def __init__(
-        self, collection: AnnDataCollection, sampler: BlockShuffleSampler, n_workers: int = 0
+        self,
+        collection: AnnDataCollection,
+        sampler: BlockShuffleSampler,
+        n_workers: int = 0,
+        dataset_aware: bool = False,
     ):
         self.collection = collection
         self.sampler = sampler
         self.n_workers = max(n_workers, 1)
+        self.dataset_aware = dataset_aware
         self.epoch = -1
         self.rank, self.world_size = 0, 1
+
+    def _n_minibatches(self, epoch: int, worker: int, n_workers: int) -> int:
+        """Minibatches of this process's worker (the same on every process with drop_last)."""
+        if not self.dataset_aware:
+            return self.sampler.n_minibatches(epoch, self.rank, self.world_size, worker, n_workers)
+        batch_size = self.sampler.batch_size
+
+        def count(rank: int) -> int:
+            fetches = self.sampler.fetches(epoch, rank, self.world_size, worker, n_workers)
+            blocks = [block for fetch in fetches for block in fetch]
+            if not blocks:
+                return 0
+            rows = np.concatenate([self.collection.global_rows(block) for block in blocks])
+            per_batch = np.bincount(self.collection.batch_codes[rows])
+            if self.sampler.drop_last:
+                return int((per_batch // batch_size).sum())
+            return int((-(-per_batch // batch_size)).sum())
+
+        if self.sampler.drop_last:
+            return min(count(r) for r in range(self.world_size))
+        return count(self.rank)
+
+    def _parts(self, matrix: sparse.csr_matrix, rows: np.ndarray):
+        """A fetch's cells batch by batch when dataset-aware, else all together."""
+        if not self.dataset_aware:
+            yield 0, matrix, rows
+            return
+        groups = self.collection.batch_codes[rows]
+        for group in np.unique(groups):
+            part = groups == group
+            yield int(group), matrix[part], rows[part]
 
     def __iter__(self):
         info = get_worker_info()
@@ -35,36 +73,39 @@ class CollectionMinibatches(IterableDataset):
         where = {"rank": self.rank, "world_size": self.world_size}
         where |= {"worker": worker, "n_workers": n_workers}
         epoch = max(self.epoch, 0)
-        n_left = self.sampler.n_minibatches(epoch, **where)
-        batch_size = self.sampler.batch_size
-        # cells of earlier fetches that did not fill a minibatch, carried into the next
-        leftover = None
-        for index, fetch in enumerate(self.sampler.fetches(epoch, **where)):
+        n_left = self._n_minibatches(epoch, worker, n_workers)
+        fetches = self.sampler.fetches(epoch, **where)
+        # cells of earlier fetches that did not fill a minibatch (per batch when dataset-aware)
+        leftovers: dict[int, tuple[sparse.csr_matrix, np.ndarray]] = {}
+        for index, fetch in enumerate(fetches):
             if n_left == 0:
                 return
             matrix, rows = self.collection.read_blocks(fetch)
             fetch_id = (index * self.world_size + self.rank) * n_workers + worker
             order = self.sampler.cell_order(matrix.shape[0], epoch, fetch_id)
             matrix, rows = matrix[order], rows[order]
-            if leftover is not None:
-                matrix = sparse.vstack([leftover[0], matrix], format="csr")
-                rows = np.concatenate([leftover[1], rows])
-            n_full = min(matrix.shape[0] // batch_size, n_left)
-            for start in range(0, n_full * batch_size, batch_size):
-                stop = start + batch_size
-                yield self.collection.minibatch(matrix[start:stop], rows[start:stop])
-            n_left -= n_full
-            done = n_full * batch_size
-            leftover = (matrix[done:], rows[done:]) if done < matrix.shape[0] else None
-        if n_left > 0 and leftover is not None:  # the last, partial minibatch (no drop_last)
-            yield self.collection.minibatch(*leftover)
+            for group, part_matrix, part_rows in self._parts(matrix, rows):
+                if group in leftovers:
+                    earlier_matrix, earlier_rows = leftovers.pop(group)
+                    part_matrix = sparse.vstack([earlier_matrix, part_matrix], format="csr")
+                    part_rows = np.concatenate([earlier_rows, part_rows])
+                n_full = min(part_matrix.shape[0] // self.sampler.batch_size, n_left)
+                for start in range(0, n_full * self.sampler.batch_size, self.sampler.batch_size):
+                    stop = start + self.sampler.batch_size
+                    yield self.collection.minibatch(part_matrix[start:stop], part_rows[start:stop])
+                n_left -= n_full
+                done = n_full * self.sampler.batch_size
+                if done < part_matrix.shape[0]:
+                    leftovers[group] = (part_matrix[done:], part_rows[done:])
+        for matrix, rows in leftovers.values():  # the last, partial minibatches (no drop_last)
+            if n_left == 0:
+                return
+            yield self.collection.minibatch(matrix, rows)
+            n_left -= 1
 
     def __len__(self) -> int:
         epoch = max(self.epoch, 0)
-        return sum(
-            self.sampler.n_minibatches(epoch, self.rank, self.world_size, w, self.n_workers)
-            for w in range(self.n_workers)
-        )
+        return sum(self._n_minibatches(epoch, w, self.n_workers) for w in range(self.n_workers))
 
 
 class EpochDataLoader(DataLoader):
@@ -106,6 +147,11 @@ class CollectionDataModule(LightningDataModule):
         Worker processes of the DataLoader and minibatches each reads ahead.
     seed
         Seed of the validation split and of the shuffles.
+    dataset_aware
+        Every training minibatch from one batch of the collection's ``batch_key``
+        (CONCORD's dataset-aware sampling, as :class:`~scssl.data.MinibatchSampling`
+        does in memory); for a :class:`~scssl.model.Contrastive` built with
+        ``dataset_aware=True``.
 
     Examples
     --------
@@ -129,10 +175,17 @@ class CollectionDataModule(LightningDataModule):
         num_workers: int = 0,
         prefetch_factor: int = 2,
         seed: int = 0,
+        dataset_aware: bool = False,
     ):
         super().__init__()
         if not 0.0 <= validation_fraction < 1.0:
             raise ValueError(f"validation_fraction must lie in [0, 1), got {validation_fraction}")
+        if dataset_aware and collection.batch_key is None:
+            raise ValueError(
+                "dataset_aware=True draws each minibatch from one batch: build the "
+                "AnnDataCollection with batch_key=..."
+            )
+        self.dataset_aware = dataset_aware
         self.collection = collection
         self.batch_size = int(batch_size)
         self.num_workers = int(num_workers)
@@ -154,7 +207,9 @@ class CollectionDataModule(LightningDataModule):
                 f"{self.train_sampler.n_cells} training cells cannot fill one minibatch of "
                 f"batch_size={self.batch_size}; lower batch_size"
             )
-        self._train = CollectionMinibatches(collection, self.train_sampler, self.num_workers)
+        self._train = CollectionMinibatches(
+            collection, self.train_sampler, self.num_workers, dataset_aware=dataset_aware
+        )
         self._val = CollectionMinibatches(collection, self.val_sampler, self.num_workers)
 
     # what scvi-tools' train() and TrainRunner read from a datamodule

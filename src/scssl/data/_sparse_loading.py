@@ -1,9 +1,15 @@
-"""Minibatches that stay sparse: which matrices qualify, and a splitter that keeps them so."""
+"""scssl's data splitter: minibatches that stay sparse, drawn by a chosen sampling scheme."""
 
 from __future__ import annotations
 
+import numpy as np
 from scipy import sparse
+from scvi import REGISTRY_KEYS
 from scvi.dataloaders import DataSplitter
+
+from scssl._constants import SCSSL_REGISTRY_KEYS
+
+from ._minibatch_sampling import MinibatchSampling, build_batch_sampler, unwrap_minibatch
 
 
 def is_csr_matrix(matrix) -> bool:
@@ -23,6 +29,13 @@ def is_csr_matrix(matrix) -> bool:
     return getattr(matrix, "format", None) == "csr"  # anndata's backed CSRDataset
 
 
+def _as_array(values) -> np.ndarray | None:
+    """A registry entry (array or data frame) as a numpy array."""
+    if values is None:
+        return None
+    return np.asarray(values.to_numpy() if hasattr(values, "to_numpy") else values)
+
+
 class SparseDataSplitter(DataSplitter):
     """scvi-tools' :class:`~scvi.dataloaders.DataSplitter` that leaves CSR minibatches sparse.
 
@@ -30,11 +43,51 @@ class SparseDataSplitter(DataSplitter):
     then makes them dense on the device; this one hands them to the module as they
     are, for modules that read sparse input.
 
+    ``minibatch_sampling`` (a :class:`~scssl.data.MinibatchSampling`) draws the
+    training minibatches dataset-aware and/or with hard negatives; validation
+    minibatches stay sequential.
+
     Examples
     --------
     >>> SparseDataSplitter.__mro__[1].__name__
     'DataSplitter'
     """
+
+    def __init__(self, *args, minibatch_sampling: MinibatchSampling | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.minibatch_sampling = minibatch_sampling
+
+    def train_dataloader(self):  # noqa: D102
+        sampling = self.minibatch_sampling
+        if sampling is None or sampling.is_random:
+            return super().train_dataloader()
+        registry = self.adata_manager.data_registry
+        batch_codes = neighbours = None
+        if REGISTRY_KEYS.BATCH_KEY in registry:
+            batch_codes = self.adata_manager.get_from_registry(REGISTRY_KEYS.BATCH_KEY)
+        if SCSSL_REGISTRY_KEYS.KNN_PARTNERS_KEY in registry:
+            neighbours = self.adata_manager.get_from_registry(SCSSL_REGISTRY_KEYS.KNN_PARTNERS_KEY)
+        loader_kwargs = dict(self.data_loader_kwargs)
+        batch_size = loader_kwargs.pop("batch_size", None) or 128
+        sampler = build_batch_sampler(
+            sampling,
+            split_rows=self.train_idx,
+            n_obs=self.adata_manager.adata.n_obs,
+            batch_codes=_as_array(batch_codes),
+            neighbours=_as_array(neighbours),
+            batch_size=batch_size,
+            drop_last=bool(self.drop_last),
+        )
+        # the sampler yields whole minibatches, which the dataset reads in one go
+        return self.data_loader_cls(
+            self.adata_manager,
+            indices=self.train_idx,
+            sampler=sampler,
+            collate_fn=unwrap_minibatch,
+            load_sparse_tensor=self.load_sparse_tensor,
+            pin_memory=self.pin_memory,
+            **loader_kwargs,
+        )
 
     def on_after_batch_transfer(self, batch, dataloader_idx):  # noqa: D102
         return batch

@@ -253,6 +253,11 @@ class AnnDataCollection:
 
     # -- size ----------------------------------------------------------------------------
     @property
+    def batch_codes(self) -> np.ndarray:
+        """Code of each cell's batch (position in ``batch_categories``), in collection order."""
+        return self._batch_codes
+
+    @property
     def n_obs(self) -> int:
         """Cells in all files."""
         return int(self.offsets[-1])

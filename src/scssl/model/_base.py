@@ -11,9 +11,11 @@ thin override that hands on to these bodies.
 from __future__ import annotations
 
 import inspect
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
+import scvi
 from anndata import AnnData
 from scvi import REGISTRY_KEYS
 from scvi.data import AnnDataManager
@@ -28,7 +30,9 @@ from scvi.train import TrainingPlan
 from scssl import _compat
 from scssl._constants import OBSM_SETUP_ARGUMENTS
 from scssl.data import (
+    MinibatchSampling,
     SparseDataSplitter,
+    check_datamodule_sampling,
     check_obs_columns,
     check_raw_counts,
     check_unique_names,
@@ -268,6 +272,25 @@ class ScsslModelMixin(SafeFilesMixin, CellMappingMixin):
         """
         self.module.train()
 
+    def _minibatch_sampling(self) -> MinibatchSampling | None:
+        """How training minibatches are drawn; ``None``: scvi-tools' random minibatches."""
+        return None
+
+    def _datasplitter_kwargs(self, trainer_kwargs: dict) -> dict:
+        """The data splitter's arguments: the user's, plus the model's minibatch sampling."""
+        splitter_kwargs = dict(trainer_kwargs.pop("datasplitter_kwargs", None) or {})
+        sampling = self._minibatch_sampling()
+        if sampling is None or sampling.is_random:
+            return splitter_kwargs
+        datamodule = trainer_kwargs.get("datamodule")
+        if datamodule is not None:
+            check_datamodule_sampling(datamodule, sampling)
+            return splitter_kwargs  # the datamodule draws the minibatches
+        return {
+            "minibatch_sampling": replace(sampling, seed=int(scvi.settings.seed or 0)),
+            **splitter_kwargs,
+        }
+
     def _plan_kwargs(self, plan_kwargs: dict) -> dict:
         """Last say on the training plan's arguments (query models switch weight decay off)."""
         return plan_kwargs
@@ -352,6 +375,7 @@ class ScsslModelMixin(SafeFilesMixin, CellMappingMixin):
             trainer_kwargs.setdefault("early_stopping_monitor", self._early_stopping_monitor)
             trainer_kwargs.setdefault("early_stopping_patience", patience)
             trainer_kwargs.setdefault("early_stopping_mode", "min")
+        splitter_kwargs = self._datasplitter_kwargs(trainer_kwargs)
         with quiet_lightning(verbose):
             return super().train(
                 max_epochs=max_epochs,
@@ -364,5 +388,6 @@ class ScsslModelMixin(SafeFilesMixin, CellMappingMixin):
                 check_val_every_n_epoch=check_val_every_n_epoch,
                 load_sparse_tensor=self._sparse_minibatches(),
                 plan_kwargs=plan_kwargs,
+                datasplitter_kwargs=splitter_kwargs,
                 **trainer_kwargs,
             )

@@ -14,6 +14,7 @@ from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 from scssl import _compat
 from scssl._constants import SCSSL_REGISTRY_KEYS
 from scssl._options import ContrastiveMethod, check_option
+from scssl.data import MinibatchSampling
 from scssl.module import ContrastiveModule
 from scssl.nn import AugmentationSettings
 from scssl.train import EMATrainingPlan
@@ -120,6 +121,14 @@ class Contrastive(QueryMappingMixin, ScsslModelMixin, UnsupervisedTrainingMixin,
     encode_covariates
         Inject the batch and categorical covariates into the encoder (as in scVI),
         for integration.
+    dataset_aware
+        Draw every training minibatch from one batch (needs ``batch_key``), so that
+        the batch never tells a cell from its negatives (CONCORD's dataset-aware
+        sampling; see :class:`~scssl.data.MinibatchSampling`).
+    hard_negative_fraction
+        Fraction of every training minibatch grown from one random cell through its
+        nearest neighbours (needs ``knn_key``), so that negatives include similar
+        cells (CONCORD's hard-negative sampling); 0 turns it off.
     **module_kwargs
         Further arguments of :class:`~scssl.module.ContrastiveModule`.
 
@@ -170,12 +179,26 @@ class Contrastive(QueryMappingMixin, ScsslModelMixin, UnsupervisedTrainingMixin,
         mnn_prob: float = 0.0,
         knn_prob: float = 0.0,
         encode_covariates: bool = False,
+        dataset_aware: bool = False,
+        hard_negative_fraction: float = 0.0,
         **module_kwargs,
     ):
         super().__init__(adata)
         check_option("method", method, ContrastiveMethod)
         registry = self.adata_manager.data_registry
         has_mnn, has_knn = MNN_PARTNER_KEY in registry, KNN_PARTNERS_KEY in registry
+        if dataset_aware and self.adata_manager.registry["setup_args"].get("batch_key") is None:
+            raise ValueError(
+                "dataset_aware=True draws each minibatch from one batch: pass batch_key=... "
+                "to Contrastive.setup_anndata"
+            )
+        if hard_negative_fraction > 0 and not has_knn:
+            raise ValueError(
+                "hard_negative_fraction > 0 grows minibatches through nearest neighbours: "
+                "compute them with scssl.tl.knn_pairs(adata) and pass knn_key=... to "
+                "Contrastive.setup_anndata."
+            )
+        self.minibatch_sampling = MinibatchSampling(dataset_aware, hard_negative_fraction)
         if mnn_prob > 0 and not has_mnn:
             raise ValueError(
                 "mnn_prob > 0 needs MNN partners: compute them with scssl.tl.mnn_pairs(adata, "
@@ -216,9 +239,13 @@ class Contrastive(QueryMappingMixin, ScsslModelMixin, UnsupervisedTrainingMixin,
         self._model_summary_string = (
             f"Contrastive ({method}): n_latent={n_latent}, n_hidden={n_hidden}, "
             f"n_layers={n_layers}, mask_fraction={mask_fraction}, "
-            f"encode_covariates={encode_covariates}"
+            f"encode_covariates={encode_covariates}, dataset_aware={dataset_aware}, "
+            f"hard_negative_fraction={hard_negative_fraction}"
         )
         self.init_params_ = self._get_init_params(locals())
+
+    def _minibatch_sampling(self) -> MinibatchSampling:
+        return self.minibatch_sampling
 
     @classmethod
     def setup_anndata(

@@ -109,7 +109,7 @@ def masked_ae(work: AnnData, settings: RunSettings) -> MethodRun:
 
 
 def _positive_partners(work: AnnData, settings: RunSettings) -> dict[str, str]:
-    """Find the partners that ``knn_prob`` / ``mnn_prob`` ask for; their setup keys.
+    """Find the partners that ``knn_prob`` / ``mnn_prob`` / hard negatives ask for; setup keys.
 
     Partners the user gave (``partner_keys``) are used as they are; the others come
     from :func:`scssl.tl.knn_pairs` and :func:`scssl.tl.mnn_pairs` with their
@@ -120,7 +120,10 @@ def _positive_partners(work: AnnData, settings: RunSettings) -> dict[str, str]:
     from ._contrastive import knn_pairs, mnn_pairs
 
     setup_keys = dict(settings.partner_keys)
-    if settings.kwargs.get("knn_prob") and "knn_key" not in setup_keys:
+    wants_neighbours = settings.kwargs.get("knn_prob") or settings.kwargs.get(
+        "hard_negative_fraction"
+    )
+    if wants_neighbours and "knn_key" not in setup_keys:
         knn_pairs(work, key_added=OUTPUT_KEYS.KNN_PARTNERS)
         setup_keys["knn_key"] = OUTPUT_KEYS.KNN_PARTNERS
     if settings.kwargs.get("mnn_prob") and "mnn_key" not in setup_keys:
