@@ -47,4 +47,4 @@ OBS_COLUMNS = _ObsColumns()
 OUTPUT_KEYS = _OutputKeys()
 
 #: ``setup_anndata`` arguments that name an ``.obsm`` entry (other ``*_key(s)`` name ``.obs``)
-OBSM_SETUP_ARGUMENTS = frozenset({"knn_key"})
+OBSM_SETUP_ARGUMENTS = frozenset({"knn_key", "protein_expression_obsm_key"})

@@ -3,6 +3,7 @@
 from ._datamodule import CollectionDataModule
 from ._datasets import (
     baron_pancreas,
+    cite_pbmc,
     data_dir,
     human_mouse_orthologues,
     mouse_pancreas,
@@ -61,6 +62,7 @@ __all__ = [
     "read_tf_list",
     "tf_candidates",
     "baron_pancreas",
+    "cite_pbmc",
     "check_count_values",
     "check_obs_columns",
     "check_unique_names",

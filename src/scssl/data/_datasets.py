@@ -12,6 +12,7 @@ from pathlib import Path
 
 import anndata as ad
 import numpy as np
+import pandas as pd
 from anndata import AnnData
 from scipy import sparse
 
@@ -95,6 +96,32 @@ def mouse_pancreas() -> AnnData:
     one batch.
     """
     return _read_shared("scrna/mouse_pancreas_endocrinogenesis.h5ad")
+
+
+def cite_pbmc() -> AnnData:
+    """Two 10x CITE-seq PBMC sets (200 cells each) as one AnnData with RNA and protein counts.
+
+    RNA counts of the genes both files hold in ``X``; counts of the 14 antibodies
+    both panels share in ``obsm['protein_expression']`` (a data frame named by
+    antibody); the file of origin in ``obs['batch']`` (``pbmc_10k``, ``pbmc_5k``).
+    """
+    names = {"pbmc_10k": "pbmc_10k_protein_v3.h5ad", "pbmc_5k": "pbmc_5k_protein_v3.h5ad"}
+    parts = {batch: _read_shared(f"scrna/cite_pbmc/{file}") for batch, file in names.items()}
+    proteins = [
+        {str(n): i for i, n in enumerate(part.uns["protein_names"])} for part in parts.values()
+    ]
+    shared = [name for name in proteins[0] if all(name in p for p in proteins[1:])]
+    tables = []
+    for (batch, part), positions in zip(parts.items(), proteins, strict=True):
+        part.obs = part.obs[[]].assign(batch=batch)
+        part.obs_names = [f"{name}-{batch}" for name in part.obs_names]
+        values = np.asarray(part.obsm["protein_expression"])[:, [positions[n] for n in shared]]
+        tables.append(pd.DataFrame(values, index=part.obs_names, columns=shared))
+        del part.obsm["protein_expression"]
+    adata = ad.concat(list(parts.values()), join="inner")
+    adata.obs["batch"] = pd.Categorical(adata.obs["batch"])
+    adata.obsm["protein_expression"] = pd.concat(tables).loc[adata.obs_names].astype(np.float32)
+    return adata
 
 
 def human_mouse_orthologues() -> Path:

@@ -142,7 +142,7 @@ class AnnDataCollection:
             self._file_var_names.append(var_names)
         self.file_n_obs = np.array(n_rows, dtype=np.int64)
         self.offsets = np.concatenate([[0], np.cumsum(self.file_n_obs)])
-        self.batch_categories, self._batch_codes = self._batch_codes_from_labels(batches)
+        self.batch_categories, self.batch_codes = self._batch_codes_from_labels(batches)
         self._set_genes(genes if genes is not None else self._file_var_names[0])
 
     # -- construction helpers ------------------------------------------------------------
@@ -253,11 +253,6 @@ class AnnDataCollection:
 
     # -- size ----------------------------------------------------------------------------
     @property
-    def batch_codes(self) -> np.ndarray:
-        """Code of each cell's batch (position in ``batch_categories``), in collection order."""
-        return self._batch_codes
-
-    @property
     def n_obs(self) -> int:
         """Cells in all files."""
         return int(self.offsets[-1])
@@ -315,7 +310,7 @@ class AnnDataCollection:
         matrix, rows = self.read_blocks(blocks)
         obs = pd.DataFrame(index=pd.Index(self._obs_names(rows), dtype=str))
         if self.batch_key is not None:
-            labels = np.asarray(self.batch_categories)[self._batch_codes[rows]]
+            labels = np.asarray(self.batch_categories)[self.batch_codes[rows]]
             obs[self.batch_key] = pd.Categorical(labels, categories=self.batch_categories)
         return AnnData(matrix, obs=obs, var=pd.DataFrame(index=self.var_names))
 
@@ -347,7 +342,7 @@ class AnnDataCollection:
             torch.from_numpy(matrix.data.astype(np.float32)),
             size=matrix.shape,
         )
-        batch = torch.from_numpy(self._batch_codes[rows]).unsqueeze(1)
+        batch = torch.from_numpy(self.batch_codes[rows]).unsqueeze(1)
         return {
             REGISTRY_KEYS.X_KEY: x,
             REGISTRY_KEYS.BATCH_KEY: batch,
@@ -371,7 +366,7 @@ class AnnDataCollection:
         """
         rows = []
         for code in range(len(self.batch_categories)):
-            rows += list(np.flatnonzero(self._batch_codes == code)[:n_cells_per_batch])
+            rows += list(np.flatnonzero(self.batch_codes == code)[:n_cells_per_batch])
         return self._cells_anndata([self._block_of(row) for row in np.sort(rows)])
 
     def sample_anndata(self, n_cells: int = 20_000, block_size: int = 64, seed: int = 0) -> AnnData:

@@ -6,6 +6,7 @@ from ._drug_response import DrugResponseTransfer
 from ._files import UnsafeModelFileError
 from ._masked_ae import MaskedAE
 from ._masked_contrastive import MaskedContrastive
+from ._multimodal import MultimodalMAE
 from ._query import QueryMappingMixin
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "Contrastive",
     "MaskedAE",
     "MaskedContrastive",
+    "MultimodalMAE",
     "QueryMappingMixin",
     "UnsafeModelFileError",
 ]

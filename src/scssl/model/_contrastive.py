@@ -20,6 +20,7 @@ from scssl.nn import AugmentationSettings
 from scssl.train import EMATrainingPlan
 
 from ._base import ScsslModelMixin
+from ._mudata import MuDataSetupMixin
 from ._query import QueryMappingMixin
 
 MNN_PARTNER_KEY = SCSSL_REGISTRY_KEYS.MNN_PARTNER_KEY
@@ -64,7 +65,9 @@ def _check_knn_matrix(adata: AnnData, knn_key: str) -> None:
     _check_partner_positions(values, where, adata.n_obs, fix)
 
 
-class Contrastive(QueryMappingMixin, ScsslModelMixin, UnsupervisedTrainingMixin, BaseModelClass):
+class Contrastive(
+    QueryMappingMixin, MuDataSetupMixin, ScsslModelMixin, UnsupervisedTrainingMixin, BaseModelClass
+):
     """Joint-embedding self-supervision on raw counts with single-cell augmentations.
 
     Each cell is augmented twice (count-level thinning or negative-binomial noise,

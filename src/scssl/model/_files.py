@@ -115,7 +115,13 @@ def write_model_files(
         handle.write(tensor_bytes)
     metadata = {
         "format": FORMAT,
-        "var_names": encode(np.asarray(var_names), "var_names"),
+        # one array, or for a MuData one array per modality (scvi-tools' format)
+        "var_names": encode(
+            {mod: np.asarray(names) for mod, names in var_names.items()}
+            if isinstance(var_names, dict)
+            else np.asarray(var_names),
+            "var_names",
+        ),
         "attributes": encode(attributes),
     }
     digest = _digest(tensor_bytes, metadata)

@@ -17,6 +17,7 @@ from scssl.module import MaskedAEModule
 from scssl.nn import MASKING_STRATEGIES, MaskingStrategy, is_sparse_csr
 
 from ._base import ScsslModelMixin
+from ._mudata import MuDataSetupMixin
 from ._query import QueryMappingMixin
 
 logger = logging.getLogger("scssl")
@@ -80,7 +81,9 @@ def build_masking(
     )
 
 
-class MaskedAE(QueryMappingMixin, ScsslModelMixin, UnsupervisedTrainingMixin, BaseModelClass):
+class MaskedAE(
+    QueryMappingMixin, MuDataSetupMixin, ScsslModelMixin, UnsupervisedTrainingMixin, BaseModelClass
+):
     """Masked autoencoder for single-cell RNA-seq counts.
 
     For every cell and step a random subset of genes is hidden; the model learns

@@ -9,11 +9,12 @@ from scssl._options import LossOn, ReconstructionKind, SymmetricContrastiveMetho
 from scssl.module import MaskedContrastiveModule
 
 from ._base import ScsslModelMixin
+from ._mudata import MuDataSetupMixin
 from ._query import QueryMappingMixin
 
 
 class MaskedContrastive(
-    QueryMappingMixin, ScsslModelMixin, UnsupervisedTrainingMixin, BaseModelClass
+    QueryMappingMixin, MuDataSetupMixin, ScsslModelMixin, UnsupervisedTrainingMixin, BaseModelClass
 ):
     """Masked autoencoder with an added joint-embedding (contrastive) term.
 

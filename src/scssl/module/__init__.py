@@ -5,6 +5,7 @@ from ._contrastive import ContrastiveModule
 from ._drug_response import DrugResponseModule
 from ._masked_ae import MaskedAEModule
 from ._masked_contrastive import MaskedContrastiveModule
+from ._multimodal import MultimodalMAEModule, centred_log_ratio
 
 __all__ = [
     "DrugResponseModule",
@@ -12,4 +13,6 @@ __all__ = [
     "ContrastiveModule",
     "MaskedAEModule",
     "MaskedContrastiveModule",
+    "MultimodalMAEModule",
+    "centred_log_ratio",
 ]
