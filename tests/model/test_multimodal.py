@@ -91,3 +91,20 @@ def test_multimodal_setup_refuses_bad_proteins_and_takes_mudata(cite):
     model = MultimodalMAE(mdata, n_hidden=32)
     model.train(**FAST)
     assert model.predict_modality(target="protein").shape == (400, 14)
+
+
+def test_rna_only_query_maps_onto_a_multimodal_reference(cite):
+    held = (cite.obs["batch"] == "pbmc_5k").to_numpy()
+    reference, query = cite[~held].copy(), cite[held].copy()
+    del query.obsm["protein_expression"]
+    MultimodalMAE.setup_anndata(
+        reference, protein_expression_obsm_key="protein_expression", batch_key="batch"
+    )
+    model = MultimodalMAE(reference, n_hidden=32)
+    model.train(**FAST)
+    MultimodalMAE.prepare_query_anndata(query, model)
+    assert query.obsm["protein_expression"].shape == (200, 14)
+    assert not query.obsm["protein_expression"].any()  # unmeasured, not invented
+    mapped = MultimodalMAE.load_query_data(query, model)
+    mapped.train(**FAST)
+    assert mapped.predict_modality(target="protein").shape == (200, 14)
