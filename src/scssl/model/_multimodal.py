@@ -15,7 +15,6 @@ from scvi.data.fields import MuDataLayerField, ObsmField
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 
 from scssl import _compat
-from scssl.data import check_raw_counts
 from scssl.module import MultimodalMAEModule
 from scssl.module._multimodal import EmbeddingSource, Modality
 
@@ -304,17 +303,14 @@ class MultimodalMAE(
         >>> scssl.model.MultimodalMAE.prepare_query_anndata(query, model)  # doctest: +SKIP
         """
         result = super().prepare_query_anndata(adata, reference_model, **kwargs)
-        target = adata if result is None or isinstance(result, pd.Index) else result
-        if isinstance(result, pd.Index):
+        if kwargs.get("return_reference_var_names"):
             return result
+        prepared = adata if result is None else result
         reference = _reference_as_model_or_path(reference_model)
         with _compat.model_file_reader(model_folder_reader(kwargs.get("trust_file", False))):
             _, registry = _compat.reference_setup(reference)
         key = registry["setup_args"]["protein_expression_obsm_key"]
-        n_proteins = len(
-            registry["field_registries"][PROTEIN_KEY]["state_registry"]["column_names"]
-        )
-        if key not in target.obsm:
-            target.obsm[key] = np.zeros((target.n_obs, n_proteins), dtype=np.float32)
-        check_raw_counts(target, registry["setup_args"].get("layer"))
+        state = registry["field_registries"][PROTEIN_KEY]["state_registry"]
+        if key not in prepared.obsm:
+            prepared.obsm[key] = np.zeros((prepared.n_obs, len(state["column_names"])), np.float32)
         return result

@@ -100,10 +100,8 @@ class MultimodalMAEModule(BaseModuleClass):
 
     # -- data in ------------------------------------------------------------------------------
     def _get_inference_input(self, tensors: dict[str, torch.Tensor], **kwargs) -> dict:
-        x = tensors[REGISTRY_KEYS.X_KEY]
-        x = x.to_dense() if x.layout == torch.sparse_csr else x
         return {
-            "x": x,
+            "x": tensors[REGISTRY_KEYS.X_KEY],  # dense: the model reads no sparse minibatches
             "y": tensors[REGISTRY_KEYS.PROTEIN_EXP_KEY],
             "batch_index": tensors[REGISTRY_KEYS.BATCH_KEY],
         }
