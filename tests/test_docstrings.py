@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import logging
 import pkgutil
 
 import numpy as np
 import pytest
+import scvi
 
 import scssl
 
@@ -21,6 +23,8 @@ def test_modules_are_found():
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples_run(name, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # examples that write files write them here
+    # an example shows results, not scvi-tools' INFO lines (a user still sees those)
+    monkeypatch.setattr(scvi.settings, "verbosity", logging.WARNING)
     module = importlib.import_module(name)
     tests = doctest.DocTestFinder(exclude_empty=True).find(
         module, extraglobs={"scssl": scssl, "np": np}

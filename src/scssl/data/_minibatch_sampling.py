@@ -69,7 +69,7 @@ def _positions_in(rows: np.ndarray, n_obs: int) -> np.ndarray:
 
 
 class GroupedBatchSampler(Sampler):
-    """Minibatches of positions ``0 .. len(groups) - 1``, dataset-aware and/or hard-negative.
+    """Minibatches of row positions into ``groups``, dataset-aware and/or hard-negative.
 
     Parameters
     ----------
