@@ -54,6 +54,7 @@ def fit_embedding(
     extra_params: Callable[[object], dict] | None = None,
     obsm_setup_keys: dict[str, str | None] | None = None,
     n_top_genes: int | None = None,
+    derive_obsm: Callable[[AnnData], dict[str, str]] | None = None,
 ):
     """Train ``model_cls`` on ``adata``'s counts; write ``.obsm[key_added]`` and ``.uns``.
 
@@ -64,6 +65,9 @@ def fit_embedding(
     (:func:`~scssl.data.highly_variable_genes`, batch-aware with ``batch_key``); their
     names go to ``adata.uns[...]["genes"]``. The parameters go to
     ``adata.uns[key_added.removeprefix("X_")]["params"]``, with ``extra_params(model)``.
+    ``derive_obsm(work)`` computes further ``.obsm`` entries on the training copy
+    (after gene selection, so on the training genes) and returns their setup keys;
+    they are recorded as ``"<argument>_computed": True``.
     """
     if copy:
         adata = adata.copy()
@@ -77,7 +81,8 @@ def fit_embedding(
         genes = highly_variable_genes(work, batch_key=batch_key, n_top_genes=n_top_genes)
         if len(genes) < work.n_vars:
             work = work[:, genes].copy()
-    model_cls.setup_anndata(work, **setup_keys, **obsm_setup_keys)
+    derived = derive_obsm(work) if derive_obsm is not None else {}
+    model_cls.setup_anndata(work, **setup_keys, **{**obsm_setup_keys, **derived})
     model = model_cls(work, **model_kwargs)
     model.train(**train_kwargs)
     adata.obsm[key_added] = np.asarray(model.get_latent_representation())
@@ -87,6 +92,7 @@ def fit_embedding(
             "layer": layer,
             **setup_keys,
             **obsm_setup_keys,
+            **{f"{argument}_computed": True for argument in derived},
             **scalar_params(model.init_params_["non_kwargs"]),
             **scalar_params(model.init_params_["kwargs"].get("module_kwargs", {})),
             **(extra_params(model) if extra_params is not None else {}),
