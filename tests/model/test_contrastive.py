@@ -203,3 +203,44 @@ def test_scib_scores_separate_good_from_bad_embeddings():
     )
     with pytest.raises(ValueError, match="same cells"):
         scssl.metrics.scib_scores(good, labels[:10], batches)
+
+
+def test_defaults_follow_the_registered_keys(baron, tmp_path):
+    """SimCLR; dataset-aware with batch_key; kNN partners half of the time with knn_key."""
+    adata = baron.copy()
+    Contrastive.setup_anndata(adata)
+    plain = Contrastive(adata, **SMALL)
+    assert plain.module.method == "simclr"
+    assert not plain.minibatch_sampling.dataset_aware and plain.module.knn_pair.p == 0.0
+    scssl.tl.knn_pairs(adata, k=5)
+    Contrastive.setup_anndata(adata, batch_key="donor", knn_key="scssl_knn_partners")
+    model = Contrastive(adata, **SMALL)
+    assert model.minibatch_sampling.dataset_aware and model.module.knn_pair.p == 0.5
+    # the resolved values are what the model file keeps
+    assert model.init_params_["non_kwargs"]["dataset_aware"] is True
+    assert model.init_params_["non_kwargs"]["knn_prob"] == 0.5
+    off = Contrastive(adata, dataset_aware=False, knn_prob=0.0, **SMALL)
+    assert not off.minibatch_sampling.dataset_aware and off.module.knn_pair.p == 0.0
+    model.train(**FAST)
+    model.save(tmp_path / "defaults")
+    loaded = Contrastive.load(str(tmp_path / "defaults"), adata=adata)
+    assert loaded.minibatch_sampling.dataset_aware and loaded.module.knn_pair.p == 0.5
+
+
+def test_tl_contrastive_computes_knn_partners_in_its_training_copy(baron):
+    adata = baron.copy()
+    before = set(adata.obsm)
+    _, model = scssl.tl.contrastive(
+        adata, batch_key="donor", model_kwargs=SMALL, return_model=True, **FAST
+    )
+    assert set(adata.obsm) == before | {"X_scssl_simclr"}  # no partner entry in adata
+    params = adata.uns["scssl_simclr"]["params"]
+    assert params["knn_key"] is None and params["knn_key_computed"] is True
+    assert model.module.knn_pair.p == 0.5 and model.minibatch_sampling.dataset_aware
+    assert model.adata.obsm["scssl_knn_partners"].shape[0] == adata.n_obs
+    # knn_prob=0 without hard negatives: nothing to compute
+    _, off = scssl.tl.contrastive(
+        adata, model_kwargs={"knn_prob": 0.0, **SMALL}, return_model=True, **FAST
+    )
+    assert "knn_key_computed" not in adata.uns["scssl_simclr"]["params"]
+    assert "scssl_knn_partners" not in off.adata.obsm and not off.minibatch_sampling.dataset_aware

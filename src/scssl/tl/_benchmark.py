@@ -162,9 +162,11 @@ def benchmark(
         that key: its arguments say which method (``{"mae_small": {"method":
         "masked_ae", "n_latent": 8}}``); ``"batch_covariate": False`` trains it
         without the batch (by default every model but PCA gets ``batch_key``).
-        Contrastive methods given ``knn_prob`` or ``mnn_prob`` get their partners
-        from :func:`scssl.tl.knn_pairs` / :func:`scssl.tl.mnn_pairs` (defaults, on
-        the benchmark's genes; the search counts as training time), unless the
+        Contrastive methods get their partners as :func:`scssl.tl.contrastive`
+        does: kNN partners from :func:`scssl.tl.knn_pairs` unless ``knn_prob=0``
+        (without hard negatives), MNN partners from :func:`scssl.tl.mnn_pairs` with
+        ``mnn_prob`` (defaults, on the benchmark's genes; the search counts as
+        training time), unless the
         arguments name the user's own (``"knn_key"``: an ``.obsm`` key,
         ``"mnn_key"``: an ``.obs`` column, as for ``setup_anndata``).
     seeds

@@ -109,23 +109,21 @@ def masked_ae(work: AnnData, settings: RunSettings) -> MethodRun:
 
 
 def _positive_partners(work: AnnData, settings: RunSettings) -> dict[str, str]:
-    """Find the partners that ``knn_prob`` / ``mnn_prob`` / hard negatives ask for; setup keys.
+    """Find the partners that the settings ask for, as :func:`scssl.tl.contrastive` does.
 
-    Partners the user gave (``partner_keys``) are used as they are; the others come
-    from :func:`scssl.tl.knn_pairs` and :func:`scssl.tl.mnn_pairs` with their
-    defaults, on the benchmark's genes, written into the run's own copy ``work``.
+    kNN partners unless ``knn_prob=0`` without hard negatives (the model's default
+    uses them); MNN partners with ``mnn_prob``. Partners the user gave
+    (``partner_keys``) are used as they are; the others come from
+    :func:`scssl.tl.knn_pairs` and :func:`scssl.tl.mnn_pairs` with their defaults, on
+    the benchmark's genes, written into the run's own copy ``work``.
     """
     from scssl._constants import OUTPUT_KEYS
 
-    from ._contrastive import knn_pairs, mnn_pairs
+    from ._contrastive import _default_knn_partners, _wants_default_knn, mnn_pairs
 
     setup_keys = dict(settings.partner_keys)
-    wants_neighbours = settings.kwargs.get("knn_prob") or settings.kwargs.get(
-        "hard_negative_fraction"
-    )
-    if wants_neighbours and "knn_key" not in setup_keys:
-        knn_pairs(work, key_added=OUTPUT_KEYS.KNN_PARTNERS)
-        setup_keys["knn_key"] = OUTPUT_KEYS.KNN_PARTNERS
+    if _wants_default_knn(setup_keys.get("knn_key"), settings.kwargs):
+        setup_keys.update(_default_knn_partners(work))
     if settings.kwargs.get("mnn_prob") and "mnn_key" not in setup_keys:
         if settings.batch_key is None:
             raise ValueError("mnn_prob needs batches: give batch_key (and batch_covariate True)")
@@ -137,8 +135,8 @@ def _positive_partners(work: AnnData, settings: RunSettings) -> dict[str, str]:
 def contrastive(method: str, work: AnnData, settings: RunSettings) -> MethodRun:
     """:class:`~scssl.model.Contrastive` with ``method`` and its defaults.
 
-    With ``knn_prob`` or ``mnn_prob`` among the arguments the partners are searched
-    first (:func:`_positive_partners`); that search counts in the training time.
+    The partners are searched first as :func:`scssl.tl.contrastive` does
+    (:func:`_positive_partners`); that search counts in the training time.
     """
     from scssl.model import Contrastive
 

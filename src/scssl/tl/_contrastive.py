@@ -161,10 +161,24 @@ def knn_pairs(
     return adata if copy else None
 
 
+def _wants_default_knn(knn_key: str | None, model_kwargs: dict) -> bool:
+    """Whether :func:`contrastive` must compute kNN partners the user did not give."""
+    if knn_key is not None:
+        return False
+    knn_prob = model_kwargs.get("knn_prob")  # None: the model's default, which uses them
+    return knn_prob is None or knn_prob > 0 or model_kwargs.get("hard_negative_fraction", 0) > 0
+
+
+def _default_knn_partners(work: AnnData) -> dict[str, str]:
+    """KNN partners with :func:`knn_pairs`'s defaults on the training copy; setup keys."""
+    knn_pairs(work, key_added=OUTPUT_KEYS.KNN_PARTNERS)
+    return {"knn_key": OUTPUT_KEYS.KNN_PARTNERS}
+
+
 def contrastive(
     adata: AnnData,
     *,
-    method: ContrastiveMethod = "vicreg",
+    method: ContrastiveMethod = "simclr",
     layer: str | None = None,
     batch_key: str | None = None,
     mnn_key: str | None = None,
@@ -183,17 +197,21 @@ def contrastive(
     adata
         AnnData with raw counts in ``X`` or ``layer``.
     method
-        ``"simclr"``, ``"byol"``, ``"barlow_twins"`` or ``"vicreg"``.
+        ``"simclr"`` (default), ``"byol"``, ``"barlow_twins"`` or ``"vicreg"``.
     layer
         Layer with raw counts.
     batch_key
-        Column of ``adata.obs`` with the batch (injected into the encoder with
-        ``model_kwargs={"encode_covariates": True}``).
+        Column of ``adata.obs`` with the batch: every training minibatch is then drawn
+        from one batch (``dataset_aware``; ``model_kwargs={"encode_covariates": True}``
+        also puts the batch into the encoder). Without it nothing batch-related happens.
     mnn_key
         Column written by :func:`mnn_pairs`; use with ``model_kwargs={"mnn_prob": ...}``.
     knn_key
-        ``adata.obsm`` key written by :func:`knn_pairs`; use with
-        ``model_kwargs={"knn_prob": ...}``.
+        ``adata.obsm`` key written by :func:`knn_pairs`. Default ``None``: the
+        partners are computed with :func:`knn_pairs`'s defaults on the training genes,
+        in the training copy only (``adata`` gets no ``.obsm`` entry for them), unless
+        ``model_kwargs`` turns kNN partners off (``knn_prob=0``) and asks for no hard
+        negatives.
     key_added
         ``adata.obsm`` key of the embedding (default ``"X_scssl_<method>"``); the
         parameters go to ``adata.uns[key_added.removeprefix("X_")]["params"]``.
@@ -215,12 +233,19 @@ def contrastive(
     ``None`` (or the copy if ``copy=True``); with ``return_model=True`` a tuple
     ``(adata_or_None, model)``. Only ``.obsm[key_added]`` and ``.uns[...]`` are written.
 
+    Notes
+    -----
+    The defaults (SimCLR, kNN partners as second view half of the time, dataset-aware
+    minibatches with ``batch_key``) won a rule fixed before the run, leave-one-dataset-out
+    over four real sets; see :class:`~scssl.model.Contrastive` and
+    ``benchmarks/results/contrastive_defaults.md``.
+
     Examples
     --------
     >>> import scanpy as sc, scssl
     >>> adata = scssl.data.pbmc68k_counts()
-    >>> scssl.tl.contrastive(adata, method="vicreg", max_epochs=20)  # doctest: +SKIP
-    >>> sc.pp.neighbors(adata, use_rep="X_scssl_vicreg")  # doctest: +SKIP
+    >>> scssl.tl.contrastive(adata, layer="counts", max_epochs=20)  # doctest: +SKIP
+    >>> sc.pp.neighbors(adata, use_rep="X_scssl_simclr")  # doctest: +SKIP
     """
     from scssl.model import Contrastive
 
@@ -234,6 +259,7 @@ def contrastive(
         layer=layer,
         setup_keys={"batch_key": batch_key, "mnn_key": mnn_key},
         obsm_setup_keys={"knn_key": knn_key},
+        derive_obsm=_default_knn_partners if _wants_default_knn(knn_key, model_kwargs) else None,
         key_added=key_added or f"{OUTPUT_KEYS.CONTRASTIVE_PREFIX}{method}",
         copy=copy,
         model_kwargs={"method": method, **model_kwargs},
