@@ -63,6 +63,10 @@ class MultimodalMAE(
         Probability that a cell with both modalities has one hidden whole.
     protein_weight
         Weight of the protein reconstruction term.
+    contrastive_weight, temperature
+        The contrastive variant: with ``contrastive_weight > 0`` a cell's RNA and
+        protein are two views of it, and NT-Xent between their embeddings (other cells
+        as negatives) is added with this weight; default 0 (off).
 
     Examples
     --------
@@ -92,6 +96,8 @@ class MultimodalMAE(
         protein_mask_ratio: float = 0.25,
         modality_mask_prob: float = 0.5,
         protein_weight: float = 1.0,
+        contrastive_weight: float = 0.0,
+        temperature: float = 0.1,
     ):
         super().__init__(adata)
         n_proteins = self.adata_manager.get_from_registry(PROTEIN_KEY).shape[1]
@@ -107,10 +113,13 @@ class MultimodalMAE(
             protein_mask_ratio=protein_mask_ratio,
             modality_mask_prob=modality_mask_prob,
             protein_weight=protein_weight,
+            contrastive_weight=contrastive_weight,
+            temperature=temperature,
         )
         self._model_summary_string = (
             f"MultimodalMAE: {self.summary_stats.n_vars} genes + {n_proteins} proteins, "
-            f"n_latent={n_latent}, modality_mask_prob={modality_mask_prob}"
+            f"n_latent={n_latent}, modality_mask_prob={modality_mask_prob}, "
+            f"contrastive_weight={contrastive_weight}"
         )
         self.init_params_ = self._get_init_params(locals())
 

@@ -8,7 +8,7 @@ import torch
 from scvi import REGISTRY_KEYS
 from scvi.module.base import BaseModuleClass, LossOutput, auto_move_data
 
-from scssl.nn import DeterministicEncoder, ExpressionDecoder, normalize_counts
+from scssl.nn import DeterministicEncoder, ExpressionDecoder, normalize_counts, nt_xent_loss
 
 Modality = Literal["rna", "protein"]
 #: which modalities the encoders see: both, or one alone
@@ -40,6 +40,12 @@ class MultimodalMAEModule(BaseModuleClass):
     (cross-modal masking), so the model must predict it from the other. The loss is
     the squared error on the hidden entries only: genes + ``protein_weight`` x proteins.
 
+    With ``contrastive_weight > 0`` the two modalities of a cell are also two views of
+    it: NT-Xent (:func:`~scssl.nn.nt_xent_loss`) between the RNA and the protein
+    embedding of every cell that shows both in the step (the other cells' embeddings
+    are the negatives) is added with that weight, pulling each cell's two embeddings
+    together in the shared space.
+
     A cell whose protein counts are all zero has no protein measurement (as in
     totalVI): its proteins are always hidden and never scored.
 
@@ -57,6 +63,8 @@ class MultimodalMAEModule(BaseModuleClass):
         Probability that a cell with both modalities has one of them hidden whole.
     protein_weight
         Weight of the protein term of the loss.
+    contrastive_weight, temperature
+        Weight and temperature of the cross-modal NT-Xent term (0: off).
     """
 
     def __init__(
@@ -72,6 +80,8 @@ class MultimodalMAEModule(BaseModuleClass):
         protein_mask_ratio: float = 0.25,
         modality_mask_prob: float = 0.5,
         protein_weight: float = 1.0,
+        contrastive_weight: float = 0.0,
+        temperature: float = 0.1,
     ):
         super().__init__()
         for name, value in (("mask_ratio", mask_ratio), ("protein_mask_ratio", protein_mask_ratio)):
@@ -81,6 +91,12 @@ class MultimodalMAEModule(BaseModuleClass):
             raise ValueError(f"modality_mask_prob must lie in [0, 1], got {modality_mask_prob}")
         if n_genes < 1 or n_proteins < 1:
             raise ValueError("both modalities need at least one feature")
+        if contrastive_weight < 0 or temperature <= 0:
+            raise ValueError(
+                "contrastive_weight must be >= 0 and temperature > 0, got "
+                f"{contrastive_weight}, {temperature}"
+            )
+        self.contrastive_weight, self.temperature = contrastive_weight, temperature
         self.n_genes, self.n_proteins = n_genes, n_proteins
         self.mask_ratio, self.protein_mask_ratio = mask_ratio, protein_mask_ratio
         self.modality_mask_prob, self.protein_weight = modality_mask_prob, protein_weight
@@ -155,6 +171,9 @@ class MultimodalMAEModule(BaseModuleClass):
             "y_norm": y_norm,
             "hidden_genes": genes,
             "hidden_proteins": proteins & has_protein[:, None],
+            "z_rna": z_rna,
+            "z_protein": z_protein,
+            "both_seen": (~rna_hidden) & (~protein_hidden),
         }
 
     @auto_move_data
@@ -183,10 +202,23 @@ class MultimodalMAEModule(BaseModuleClass):
             inference_outputs["hidden_proteins"],
         )
         per_cell = rna + self.protein_weight * protein
-        return LossOutput(
-            loss=per_cell.mean(),
-            reconstruction_loss=per_cell,
-            extra_metrics={"rna_term": rna.mean(), "protein_term": protein.mean()},
+        metrics = {"rna_term": rna.mean(), "protein_term": protein.mean()}
+        loss = per_cell.mean()
+        if self.contrastive_weight > 0:
+            contrastive = self._cross_modal_term(inference_outputs)
+            metrics["contrastive_term"] = contrastive
+            loss = loss + self.contrastive_weight * contrastive
+        return LossOutput(loss=loss, reconstruction_loss=per_cell, extra_metrics=metrics)
+
+    def _cross_modal_term(self, inference_outputs: dict) -> torch.Tensor:
+        """NT-Xent between the RNA and protein embeddings of the cells showing both (0 if < 2)."""
+        both = inference_outputs["both_seen"]
+        if int(both.sum()) < 2:  # no negatives to tell a cell from
+            return inference_outputs["z_rna"].sum() * 0.0
+        return nt_xent_loss(
+            inference_outputs["z_rna"][both],
+            inference_outputs["z_protein"][both],
+            temperature=self.temperature,
         )
 
     @torch.no_grad()
