@@ -148,3 +148,30 @@ def test_cross_modal_term_uses_only_cells_showing_both_modalities():
     torch.testing.assert_close(module._cross_modal_term(outputs), expected)
     outputs["both_seen"] = torch.tensor([1, 0, 0, 0]).bool()
     assert module._cross_modal_term(outputs).item() == 0.0  # one cell: no negatives
+
+
+def test_contrastive_reads_partner_keys_from_the_rna_modality(cite):
+    rna = cite.copy()
+    scssl.tl.knn_pairs(rna)
+    scssl.tl.mnn_pairs(rna, batch_key="batch")
+    mdata = mudata.MuData({"rna": rna})
+    modalities = {"rna_layer": "rna", "batch_key": "rna"}
+    scssl.model.Contrastive.setup_mudata(
+        mdata,
+        batch_key="batch",
+        knn_key="scssl_knn_partners",
+        mnn_key="scssl_mnn_partner",
+        modalities=modalities,
+    )
+    model = scssl.model.Contrastive(mdata, n_hidden=32, n_latent=8, mnn_prob=0.5)
+    assert model.module.knn_pair.p == 0.5 and model.minibatch_sampling.dataset_aware
+    model.train(**FAST)
+    assert model.get_latent_representation().shape == (400, 8)
+    rna.obs["scssl_mnn_partner"] = np.arange(400)  # every cell its own (same-batch) partner
+    with pytest.raises(ValueError, match="another batch"):
+        scssl.model.Contrastive.setup_mudata(
+            mudata.MuData({"rna": rna}),
+            batch_key="batch",
+            mnn_key="scssl_mnn_partner",
+            modalities=modalities,
+        )

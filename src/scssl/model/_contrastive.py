@@ -8,7 +8,12 @@ import numpy as np
 import torch
 from anndata import AnnData
 from scvi import REGISTRY_KEYS
-from scvi.data.fields import NumericalObsField, ObsmField
+from scvi.data.fields import (
+    MuDataNumericalObsField,
+    MuDataObsmField,
+    NumericalObsField,
+    ObsmField,
+)
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 
 from scssl import _compat
@@ -20,7 +25,8 @@ from scssl.nn import AugmentationSettings
 from scssl.train import EMATrainingPlan
 
 from ._base import ScsslModelMixin
-from ._mudata import MuDataSetupMixin
+from ._mudata import MuDataSetupMixin, modality_view
+from ._partners import check_knn_matrix, check_mnn_column
 from ._query import QueryMappingMixin
 
 MNN_PARTNER_KEY = SCSSL_REGISTRY_KEYS.MNN_PARTNER_KEY
@@ -31,42 +37,6 @@ logger = logging.getLogger("scssl")
 #: probability of a kNN partner as second view when ``knn_key`` is registered
 #: (the default picked by ``benchmarks/contrastive_defaults.py``)
 DEFAULT_KNN_PROB = 0.5
-
-
-def _check_partner_positions(values: np.ndarray, where: str, n_obs: int, fix: str) -> None:
-    """Partner positions must be integer rows of this AnnData (``-1`` for none)."""
-    if not np.issubdtype(values.dtype, np.integer):
-        raise ValueError(f"{where} must hold integer row positions; {fix}")
-    if values.size and (values.min() < -1 or values.max() >= n_obs):
-        raise ValueError(
-            f"{where} holds positions outside [-1, {n_obs - 1}] "
-            f"(was the AnnData subset after computing partners?); {fix}"
-        )
-
-
-def _check_mnn_column(adata: AnnData, mnn_key: str, batch_key: str | None) -> None:
-    values = adata.obs[mnn_key].to_numpy()
-    fix = "recompute it on this AnnData with scssl.tl.mnn_pairs(adata, batch_key=...)"
-    _check_partner_positions(values, f"adata.obs[{mnn_key!r}]", adata.n_obs, fix)
-    if batch_key is not None:
-        batches = adata.obs[batch_key].to_numpy()
-        has = values >= 0
-        if np.any(batches[has] == batches[values[has]]):
-            raise ValueError(
-                f"adata.obs[{mnn_key!r}] pairs cells of the same {batch_key!r}; MNN partners "
-                f"must come from another batch; {fix}"
-            )
-
-
-def _check_knn_matrix(adata: AnnData, knn_key: str) -> None:
-    if knn_key not in adata.obsm:
-        raise KeyError(f"knn_key={knn_key!r} is not a key of adata.obsm")
-    values = np.asarray(adata.obsm[knn_key])
-    where = f"adata.obsm[{knn_key!r}]"
-    if values.ndim != 2:
-        raise ValueError(f"{where} must be cells x neighbours, got shape {values.shape}")
-    fix = "recompute it on this AnnData with scssl.tl.knn_pairs(adata)"
-    _check_partner_positions(values, where, adata.n_obs, fix)
 
 
 class Contrastive(
@@ -318,6 +288,69 @@ class Contrastive(
         cls._register_anndata(adata, _compat.setup_method_args(cls, locals()), **kwargs)
 
     @classmethod
+    def setup_mudata(
+        cls,
+        mdata,
+        rna_layer: str | None = None,
+        batch_key: str | None = None,
+        labels_key: str | None = None,
+        categorical_covariate_keys: list[str] | None = None,
+        continuous_covariate_keys: list[str] | None = None,
+        mnn_key: str | None = None,
+        knn_key: str | None = None,
+        modalities: dict[str, str] | None = None,
+        **kwargs,
+    ) -> None:
+        """Register a MuData (see :meth:`scssl.model.MaskedAE.setup_mudata`), with partners.
+
+        ``mnn_key`` and ``knn_key`` are read from the RNA modality (its ``obs`` and
+        ``obsm``), as :func:`scssl.tl.mnn_pairs` / :func:`scssl.tl.knn_pairs` write
+        them when given that modality; its cells must be the MuData's, in its order.
+
+        Examples
+        --------
+        >>> import mudata, scssl
+        >>> rna = scssl.data.pbmc68k_counts()
+        >>> scssl.tl.knn_pairs(rna, layer="counts")
+        >>> mdata = mudata.MuData({"rna": rna})
+        >>> scssl.model.Contrastive.setup_mudata(
+        ...     mdata, rna_layer="counts", knn_key="scssl_knn_partners",
+        ...     modalities={"rna_layer": "rna"},
+        ... )
+        """
+        cls._register_mudata(mdata, _compat.setup_method_args(cls, locals()), **kwargs)
+
+    @classmethod
+    def _validate_mudata(cls, mdata, args: dict, mods: dict) -> None:
+        super()._validate_mudata(mdata, args, mods)
+        if args["mnn_key"] is None and args["knn_key"] is None:
+            return
+        rna = mdata.mod[mods["rna_layer"]]
+        if not rna.obs_names.equals(mdata.obs_names):
+            raise ValueError(
+                "partner positions index the MuData's cells: the RNA modality must hold "
+                "every cell of the MuData, in its order"
+            )
+        if args["mnn_key"] is not None:
+            batch_key = args["batch_key"]
+            obs = rna.obs[[args["mnn_key"]]].copy()
+            if batch_key is not None:
+                obs[batch_key] = modality_view(mdata, mods["batch_key"]).obs[batch_key].to_numpy()
+            check_mnn_column(AnnData(obs=obs), args["mnn_key"], batch_key)
+        if args["knn_key"] is not None:
+            check_knn_matrix(rna, args["knn_key"])
+
+    @classmethod
+    def _mudata_extra_fields(cls, args: dict, mods: dict) -> list:
+        rna = mods["rna_layer"]
+        fields: list = []
+        if args["mnn_key"] is not None:
+            fields.append(MuDataNumericalObsField(MNN_PARTNER_KEY, args["mnn_key"], mod_key=rna))
+        if args["knn_key"] is not None:
+            fields.append(MuDataObsmField(KNN_PARTNERS_KEY, args["knn_key"], mod_key=rna))
+        return fields
+
+    @classmethod
     def _validate_setup(
         cls,
         adata: AnnData,
@@ -329,9 +362,9 @@ class Contrastive(
     ) -> None:
         super()._validate_setup(adata, mnn_key=mnn_key, batch_key=batch_key, **setup_args)
         if mnn_key is not None:
-            _check_mnn_column(adata, mnn_key, batch_key)
+            check_mnn_column(adata, mnn_key, batch_key)
         if knn_key is not None:
-            _check_knn_matrix(adata, knn_key)
+            check_knn_matrix(adata, knn_key)
 
     @classmethod
     def _extra_fields(cls, *, mnn_key: str | None, knn_key: str | None, **setup_args) -> list:

@@ -104,23 +104,37 @@ class MuDataSetupMixin:
         ...     modalities={"rna_layer": "rna", "batch_key": "rna"},
         ... )
         """
-        setup_method_args = _compat.setup_method_args(cls, locals())
+        cls._register_mudata(mdata, _compat.setup_method_args(cls, locals()), **kwargs)
+
+    @classmethod
+    def _register_mudata(cls, mdata, setup_method_args: dict, **kwargs) -> None:
+        """Check, then register the RNA counts, obs fields and :meth:`_mudata_extra_fields`.
+
+        A model whose ``setup_mudata`` takes arguments of its own defines its own
+        signature and calls this, as ``setup_anndata`` calls ``_register_anndata``.
+        """
         args = setup_method_args["setup_args"]
-        mods = resolve_modalities(mdata, modalities, args)
+        mods = resolve_modalities(mdata, args.get("modalities"), args)
         cls._validate_mudata(mdata, args, mods)
         fields = [
             MuDataLayerField(
                 REGISTRY_KEYS.X_KEY,
-                rna_layer,
+                args.get("rna_layer"),
                 mod_key=mods["rna_layer"],
                 is_count_data=cls._count_data,  # type: ignore[attr-defined]
                 mod_required=True,
             ),
             *cls._mudata_obs_fields(args, mods),
+            *cls._mudata_extra_fields(args, mods),
         ]
         adata_manager = AnnDataManager(fields=fields, setup_method_args=setup_method_args)
         adata_manager.register_fields(mdata, **kwargs)
         cls.register_manager(adata_manager)  # type: ignore[attr-defined]
+
+    @classmethod
+    def _mudata_extra_fields(cls, args: dict, mods: dict) -> list:
+        """Fields of the model's own setup arguments (none here)."""
+        return []
 
     @classmethod
     def _validate_mudata(cls, mdata, args: dict[str, Any], mods: dict) -> None:
