@@ -31,6 +31,7 @@ exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
 
 # -- MyST (markdown pages) -------------------------------------------------------------------
 myst_heading_anchors = 3
+myst_enable_extensions = ["dollarmath"]  # $...$ and $$...$$ equations in the guide
 
 # -- API reference ---------------------------------------------------------------------------
 autosummary_generate = True
