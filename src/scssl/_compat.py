@@ -28,12 +28,17 @@ def setup_method_args(model_cls: type[BaseModelClass], setup_locals: dict[str, A
 def reference_setup(reference_model: BaseModelClass | str) -> tuple[pd.Index, dict]:
     """Gene names and registry of a reference model (a model or a saved model's folder).
 
+    For a reference set up with ``setup_mudata`` the genes are its RNA modality's.
+
     Wraps scvi-tools' ``_get_loaded_data`` (used by ``ArchesMixin``).
     """
     from scvi.model.base._archesmixin import _get_loaded_data
 
     attr_dict, var_names, _, _ = _get_loaded_data(reference_model, device="cpu")
-    return pd.Index(var_names), attr_dict["registry_"]
+    registry = attr_dict["registry_"]
+    if isinstance(var_names, dict):  # a MuData reference: the genes of its RNA modality
+        var_names = var_names[registry["setup_args"]["modalities"]["rna_layer"]]
+    return pd.Index(var_names), registry
 
 
 def pad_and_sort_query(adata: AnnData, reference_var_names: pd.Index, inplace: bool):

@@ -93,6 +93,9 @@ def test_multimodal_setup_refuses_bad_proteins_and_takes_mudata(cite):
     model = MultimodalMAE(mdata, n_hidden=32)
     model.train(**FAST)
     assert model.predict_modality(target="protein").shape == (400, 14)
+    rna_only = mudata.MuData({"rna": cite[:50].copy()})
+    with pytest.raises(ValueError, match="no 'protein' modality"):
+        MultimodalMAE.prepare_query_anndata(rna_only, model)
 
 
 def test_rna_only_query_maps_onto_a_multimodal_reference(cite):
@@ -175,3 +178,29 @@ def test_contrastive_reads_partner_keys_from_the_rna_modality(cite):
             mnn_key="scssl_mnn_partner",
             modalities=modalities,
         )
+
+
+def test_mudata_query_maps_onto_a_mudata_reference(cite):
+    held = (cite.obs["batch"] == "pbmc_5k").to_numpy()
+    modalities = {"rna_layer": "rna", "batch_key": "rna"}
+    reference = mudata.MuData({"rna": cite[~held].copy()})
+    MaskedAE.setup_mudata(reference, batch_key="batch", modalities=modalities)
+    model = MaskedAE(reference, n_hidden=32, n_latent=8)
+    model.train(**FAST)
+    query_rna = cite[held].copy()
+    query_rna = query_rna[:, query_rna.var_names[20:][::-1]].copy()  # 20 genes fewer, reordered
+    query = mudata.MuData({"rna": query_rna})
+    with pytest.raises(ValueError, match="in place"):
+        MaskedAE.prepare_query_anndata(query, model, inplace=False)
+    with pytest.raises(ValueError, match="setup_mudata"):
+        MaskedAE.prepare_query_anndata(query_rna.copy(), model)
+    MaskedAE.prepare_query_anndata(query, model)
+    assert list(query.mod["rna"].var_names) == list(cite.var_names)
+    assert (
+        query.n_vars == cite.n_vars
+        and len(query.mod["rna"].uns["scssl_query_genes"]["missing"]) == 20
+    )
+    mapped = MaskedAE.load_query_data(query, model)
+    assert mapped.query_mapping_["new_batches"] == ["pbmc_5k"]
+    mapped.train(**FAST)
+    assert mapped.get_latent_representation().shape == (200, 8)

@@ -318,6 +318,14 @@ class MultimodalMAE(
         reference = _reference_as_model_or_path(reference_model)
         with _compat.model_file_reader(model_folder_reader(kwargs.get("trust_file", False))):
             _, registry = _compat.reference_setup(reference)
+        modalities = registry["setup_args"].get("modalities")
+        if modalities:  # a MuData reference: the query brings its protein modality itself
+            if modalities["protein_layer"] not in prepared.mod:
+                raise ValueError(
+                    f"the query MuData has no {modalities['protein_layer']!r} modality; for "
+                    "an RNA-only study give it all-zero protein counts (unmeasured)"
+                )
+            return result
         key = registry["setup_args"]["protein_expression_obsm_key"]
         state = registry["field_registries"][PROTEIN_KEY]["state_registry"]
         if key not in prepared.obsm:

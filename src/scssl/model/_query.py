@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
-from dataclasses import asdict
 
-import numpy as np
 import pandas as pd
 import torch
 from anndata import AnnData
@@ -23,20 +20,19 @@ from scvi import REGISTRY_KEYS
 from scvi.model.base import ArchesMixin, BaseModelClass
 
 from scssl import _compat
-from scssl._constants import OBSM_SETUP_ARGUMENTS, OUTPUT_KEYS
-from scssl.data import GeneMapLike, GeneMapping, check_unique_names, map_gene_names
+from scssl.data import GeneMapLike
 
 from ._gene_overlap import GeneOverlap
+from ._query_genes import (
+    MIN_GENE_OVERLAP,
+    UNS_KEY,
+    align_query_genes,
+    check_query_setup,
+    counts_modality,
+)
 from ._save_load import model_folder_reader
 
 logger = logging.getLogger("scssl")
-
-#: below this share of the reference genes present in the query, scssl warns
-WARN_GENE_OVERLAP = 0.8
-#: default floor: below this share of reference genes, mapping is refused
-MIN_GENE_OVERLAP = 0.5
-#: ``.uns`` key where :meth:`QueryMappingMixin.prepare_query_anndata` records the overlap
-UNS_KEY = OUTPUT_KEYS.QUERY_GENES
 
 
 def _reference_as_model_or_path(reference_model) -> BaseModelClass | str:
@@ -48,83 +44,6 @@ def _reference_as_model_or_path(reference_model) -> BaseModelClass | str:
         "reference_model must be a trained model or the folder of a saved model, "
         f"got {type(reference_model).__name__}"
     )
-
-
-def _uns_record(overlap: GeneOverlap, mapping: GeneMapping | None) -> dict:
-    """The overlap (and gene map report) as ``.uns`` values that h5ad can store."""
-    record: dict = {**asdict(overlap), "missing": np.asarray(overlap.missing, dtype=str)}
-    if mapping is not None:
-        record["gene_map"] = {
-            key: np.asarray(value, dtype=str) if isinstance(value, tuple) else value
-            for key, value in asdict(mapping).items()
-        }
-    return record
-
-
-def _align_query_genes(
-    adata: AnnData,
-    reference_var_names: pd.Index,
-    inplace: bool,
-    min_gene_overlap: float,
-    gene_map: GeneMapLike | None,
-) -> AnnData | None:
-    """The body of ``prepare_query_anndata`` once the reference's genes are known."""
-    check_unique_names(adata)
-    # the new names are worked out (and judged) before anything of the user's changes
-    query_names, mapping = adata.var_names, None
-    if gene_map is not None:
-        query_names, mapping = map_gene_names(adata.var_names, gene_map)
-    overlap = GeneOverlap.compute(query_names, reference_var_names)
-    mapped_note = "" if mapping is None else f" ({mapping.describe()})"
-    if overlap.fraction < min_gene_overlap:
-        raise ValueError(
-            f"too few reference genes in the query to map it: {overlap.describe()}"
-            f"{mapped_note}. The floor is min_gene_overlap={min_gene_overlap:.0%}. Check "
-            "that query and reference use the same gene identifiers (symbols vs Ensembl "
-            "ids, species; for another species pass gene_map=, a 1:1 orthologue table)."
-        )
-    if overlap.fraction < WARN_GENE_OVERLAP:
-        warnings.warn(
-            f"only {overlap.fraction:.0%} of the reference genes are in the query; "
-            f"the mapping may be poor. {overlap.describe()}{mapped_note}",
-            UserWarning,
-            stacklevel=3,
-        )
-    logger.info("prepare_query_anndata: %s%s", overlap.describe(), mapped_note)
-    work, work_inplace = adata, inplace
-    if mapping is not None:  # rename (a copy unless in place), keeping the query's names
-        work, work_inplace = (adata if inplace else adata.copy()), True
-        work.var["query_gene"] = work.var_names.to_numpy()
-        work.var_names = query_names
-    result = _compat.pad_and_sort_query(work, reference_var_names, work_inplace)
-    target = work if work_inplace else result
-    target.uns[UNS_KEY] = _uns_record(overlap, mapping)
-    return None if inplace else target
-
-
-def _check_query_setup(adata: AnnData, setup_args: dict) -> None:
-    """The query has every ``.obs`` column, ``.obsm`` entry and layer the reference used."""
-    for argument, key in setup_args.items():
-        if not (argument.endswith("_key") or argument.endswith("_keys")):
-            continue
-        keys = [key] if isinstance(key, str) else (key or [])
-        in_obsm = argument in OBSM_SETUP_ARGUMENTS
-        missing = [k for k in keys if k not in (adata.obsm if in_obsm else adata.obs)]
-        if missing:
-            fix = (
-                "compute it on the query (for knn_key: scssl.tl.knn_pairs(query))"
-                if in_obsm
-                else "add it (for labels an unknown placeholder such as 'Unknown' is fine)"
-            )
-            raise ValueError(
-                f"the reference was set up with {argument}={key!r}, but the query has "
-                f"no {'.obsm entry' if in_obsm else '.obs column'} {missing}; {fix}"
-            )
-    if setup_args.get("layer") is not None and setup_args["layer"] not in adata.layers:
-        raise ValueError(
-            f"the reference was trained on layer {setup_args['layer']!r}, missing from "
-            "the query's .layers"
-        )
 
 
 class QueryMappingMixin(ArchesMixin):
@@ -177,7 +96,9 @@ class QueryMappingMixin(ArchesMixin):
         Parameters
         ----------
         adata
-            Query AnnData (raw counts, same gene identifiers as the reference).
+            Query AnnData (raw counts, same gene identifiers as the reference); a MuData
+            for a reference set up with ``setup_mudata`` (its RNA modality is aligned,
+            in place).
         reference_model
             Trained reference model, or the folder it was saved to.
         return_reference_var_names
@@ -217,10 +138,17 @@ class QueryMappingMixin(ArchesMixin):
             raise ValueError(f"min_gene_overlap must lie in (0, 1], got {min_gene_overlap}")
         reference_model = _reference_as_model_or_path(reference_model)
         with _compat.model_file_reader(model_folder_reader(trust_file)):
-            reference_var_names, _ = _compat.reference_setup(reference_model)
+            reference_var_names, registry = _compat.reference_setup(reference_model)
         if return_reference_var_names:
             return reference_var_names
-        return _align_query_genes(adata, reference_var_names, inplace, min_gene_overlap, gene_map)
+        rna = counts_modality(adata, _compat.setup_args(registry))
+        if rna is adata:
+            return align_query_genes(rna, reference_var_names, inplace, min_gene_overlap, gene_map)
+        if not inplace:
+            raise ValueError("a MuData query is prepared in place: pass inplace=True")
+        align_query_genes(rna, reference_var_names, True, min_gene_overlap, gene_map)
+        adata.update()  # the MuData takes in the RNA modality's new genes
+        return None
 
     @classmethod
     def load_query_data(
@@ -252,8 +180,9 @@ class QueryMappingMixin(ArchesMixin):
         Parameters
         ----------
         adata
-            Query AnnData with the reference's genes in the reference's order (run
-            :meth:`prepare_query_anndata` first) and the reference's ``.obs`` columns.
+            Query AnnData (or MuData, as the reference) with the reference's genes in the
+            reference's order (run :meth:`prepare_query_anndata` first) and the
+            reference's ``.obs`` columns.
         reference_model
             Trained reference model of this class, or the folder it was saved to.
         inplace_subset_query_vars
@@ -310,19 +239,22 @@ class QueryMappingMixin(ArchesMixin):
         reader = model_folder_reader(trust_file)
         with _compat.model_file_reader(reader):
             reference_var_names, registry = _compat.reference_setup(reference_model)
+        rna = counts_modality(adata, _compat.setup_args(registry))
         if gene_map is not None:
-            if adata.var_names.equals(reference_var_names):
+            if rna.var_names.equals(reference_var_names):
                 logger.info("load_query_data: the query has the reference's genes; gene_map unused")
             else:
-                _align_query_genes(adata, reference_var_names, True, MIN_GENE_OVERLAP, gene_map)
-        if not inplace_subset_query_vars and not adata.var_names.equals(reference_var_names):
-            overlap = GeneOverlap.compute(adata.var_names, reference_var_names)
+                align_query_genes(rna, reference_var_names, True, MIN_GENE_OVERLAP, gene_map)
+                if rna is not adata:
+                    adata.update()
+        if not inplace_subset_query_vars and not rna.var_names.equals(reference_var_names):
+            overlap = GeneOverlap.compute(rna.var_names, reference_var_names)
             raise ValueError(
                 f"the query's genes are not the reference's genes in the reference's order "
                 f"({overlap.describe()}). Run {cls.__name__}.prepare_query_anndata(adata, "
                 "reference_model) first."
             )
-        _check_query_setup(adata, _compat.setup_args(registry))
+        check_query_setup(adata, _compat.setup_args(registry))
         with _compat.model_file_reader(reader):
             model = super().load_query_data(
                 adata,
@@ -341,7 +273,7 @@ class QueryMappingMixin(ArchesMixin):
         reference_batches = _compat.registry_categories(registry, REGISTRY_KEYS.BATCH_KEY)
         query_batches = _compat.registry_categories(model.registry, REGISTRY_KEYS.BATCH_KEY)
         new_batches = [b for b in query_batches if b not in reference_batches]
-        prepared = adata.uns.get(UNS_KEY, {})
+        prepared = rna.uns.get(UNS_KEY, {})
         model.query_mapping_ = {
             "n_reference_genes": len(reference_var_names),
             "gene_overlap": float(prepared.get("fraction", 1.0)),
