@@ -130,8 +130,8 @@ class Contrastive(
     >>> model = scssl.model.Contrastive(adata)  # SimCLR, kNN partners half of the time
     >>> model.module.knn_pair.p
     0.5
-    >>> model.train(max_epochs=20)  # doctest: +SKIP
-    >>> adata.obsm["X_scssl_simclr"] = model.get_latent_representation()  # doctest: +SKIP
+    >>> model.train(max_epochs=20)
+    >>> adata.obsm["X_scssl_simclr"] = model.get_latent_representation()
     """
 
     _module_cls = ContrastiveModule

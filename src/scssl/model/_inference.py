@@ -178,7 +178,7 @@ class CellMappingMixin(_ModelBase):
 
         Examples
         --------
-        >>> adata.obsm["X_scssl"] = model.get_latent_representation()  # doctest: +SKIP
+        >>> adata.obsm["X_scssl"] = model.get_latent_representation()
         >>> z = model.get_latent_representation(collection, out="z.zarr")  # doctest: +SKIP
         """
         self._check_if_trained(warn=True)

@@ -136,8 +136,8 @@ class MaskedAE(
     >>> adata = scssl.data.pbmc68k_counts()
     >>> scssl.model.MaskedAE.setup_anndata(adata, layer="counts")
     >>> model = scssl.model.MaskedAE(adata)
-    >>> model.train(max_epochs=5)  # doctest: +SKIP
-    >>> adata.obsm["X_scssl_mae"] = model.get_latent_representation()  # doctest: +SKIP
+    >>> model.train(max_epochs=5)
+    >>> adata.obsm["X_scssl_mae"] = model.get_latent_representation()
 
     Gene-programme masking with MSigDB Hallmark sets:
 
@@ -216,8 +216,8 @@ class MaskedAE(
 
         Examples
         --------
-        >>> denoised = model.get_normalized_expression(return_numpy=True)  # doctest: +SKIP
-        >>> adata.layers["scssl_denoised"] = denoised  # doctest: +SKIP
+        >>> denoised = model.get_normalized_expression(return_numpy=True)
+        >>> adata.layers["scssl_denoised"] = denoised
         """
         self._check_if_trained(warn=True)
         module = self.module
@@ -255,9 +255,9 @@ class MaskedAE(
 
         Examples
         --------
-        >>> held_out = model.validation_indices  # doctest: +SKIP
-        >>> out = model.get_masked_reconstruction(indices=held_out)  # doctest: +SKIP
-        >>> scssl.metrics.masked_reconstruction_error(**out)  # doctest: +SKIP
+        >>> held_out = model.validation_indices
+        >>> out = model.get_masked_reconstruction(indices=held_out)
+        >>> error = scssl.metrics.masked_reconstruction_error(**out)
         """
         self._check_if_trained(warn=True)
         if not 0.0 < mask_ratio < 1.0:

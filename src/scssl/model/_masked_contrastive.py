@@ -58,8 +58,8 @@ class MaskedContrastive(
     >>> adata = scssl.data.pbmc68k_counts()
     >>> scssl.model.MaskedContrastive.setup_anndata(adata, layer="counts")
     >>> model = scssl.model.MaskedContrastive(adata, contrastive_weight=0.1)
-    >>> model.train(max_epochs=20)  # doctest: +SKIP
-    >>> adata.obsm["X_scssl_hybrid"] = model.get_latent_representation()  # doctest: +SKIP
+    >>> model.train(max_epochs=20)
+    >>> adata.obsm["X_scssl_hybrid"] = model.get_latent_representation()
     """
 
     _module_cls = MaskedContrastiveModule

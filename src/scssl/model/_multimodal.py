@@ -75,10 +75,10 @@ class MultimodalMAE(
     >>> adata.obsm["protein"] = np.random.default_rng(0).poisson(5, (adata.n_obs, 8))
     >>> scssl.model.MultimodalMAE.setup_anndata(
     ...     adata, layer="counts", protein_expression_obsm_key="protein"
-    ... )  # doctest: +SKIP
-    >>> model = scssl.model.MultimodalMAE(adata)  # doctest: +SKIP
-    >>> model.train(max_epochs=2)  # doctest: +SKIP
-    >>> model.predict_modality(source="rna", target="protein").shape  # doctest: +SKIP
+    ... )
+    >>> model = scssl.model.MultimodalMAE(adata)
+    >>> model.train(max_epochs=2)
+    >>> model.predict_modality(source="rna", target="protein").shape
     (700, 8)
     """
 
@@ -157,7 +157,7 @@ class MultimodalMAE(
         >>> adata.obsm["protein"] = np.ones((adata.n_obs, 3))
         >>> scssl.model.MultimodalMAE.setup_anndata(
         ...     adata, layer="counts", protein_expression_obsm_key="protein"
-        ... )  # doctest: +SKIP
+        ... )
         """
         if protein_expression_obsm_key is None:
             raise ValueError("pass protein_expression_obsm_key=... (the .obsm key of the proteins)")
@@ -255,7 +255,7 @@ class MultimodalMAE(
 
         Examples
         --------
-        >>> z_rna = model.get_latent_representation(source="rna")  # doctest: +SKIP
+        >>> z_rna = model.get_latent_representation(source="rna")
         """
         if source not in ("joint", "rna", "protein"):
             raise ValueError(f"source must be 'joint', 'rna' or 'protein', got {source!r}")
@@ -278,7 +278,8 @@ class MultimodalMAE(
 
         Examples
         --------
-        >>> proteins = model.predict_modality(query, target="protein")  # doctest: +SKIP
+        >>> scssl.model.MultimodalMAE.prepare_query_anndata(query, model)  # RNA only
+        >>> proteins = model.predict_modality(query, target="protein")
         """
         if {source, target} != {"rna", "protein"}:
             raise ValueError(
@@ -309,7 +310,9 @@ class MultimodalMAE(
 
         Examples
         --------
-        >>> scssl.model.MultimodalMAE.prepare_query_anndata(query, model)  # doctest: +SKIP
+        >>> scssl.model.MultimodalMAE.prepare_query_anndata(query, model)
+        >>> bool(query.obsm["protein_expression"].any())  # unmeasured, not invented
+        False
         """
         result = super().prepare_query_anndata(adata, reference_model, **kwargs)
         if kwargs.get("return_reference_var_names"):

@@ -20,7 +20,7 @@ def encoder_config(ssl_model: BaseModelClass) -> dict:
 
     Examples
     --------
-    >>> encoder_config(model)["n_latent"]  # doctest: +SKIP
+    >>> encoder_config(model)["n_latent"]
     32
     """
     module = getattr(ssl_model, "module", None)

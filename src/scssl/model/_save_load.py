@@ -76,8 +76,8 @@ class SafeFilesMixin(_ModelBase):
 
         Examples
         --------
-        >>> model.save("my_model/", overwrite=True)  # doctest: +SKIP
-        >>> type(model).load("my_model/", adata=adata)  # doctest: +SKIP
+        >>> model.save("my_model/", overwrite=True)
+        >>> reloaded = type(model).load("my_model/", adata=adata)
         """
         if os.path.exists(dir_path) and not overwrite:
             raise ValueError(f"{dir_path} already exists; pass overwrite=True to replace it")
@@ -139,7 +139,8 @@ class SafeFilesMixin(_ModelBase):
 
         Examples
         --------
-        >>> model = scssl.model.MaskedAE.load("my_model/", adata=adata)  # doctest: +SKIP
+        >>> model.save("my_model/", overwrite=True)
+        >>> model = scssl.model.MaskedAE.load("my_model/", adata=adata)
         """
         with _compat.model_file_reader(model_folder_reader(trust_file)):
             return super().load(

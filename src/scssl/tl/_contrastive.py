@@ -244,8 +244,8 @@ def contrastive(
     --------
     >>> import scanpy as sc, scssl
     >>> adata = scssl.data.pbmc68k_counts()
-    >>> scssl.tl.contrastive(adata, layer="counts", max_epochs=20)  # doctest: +SKIP
-    >>> sc.pp.neighbors(adata, use_rep="X_scssl_simclr")  # doctest: +SKIP
+    >>> scssl.tl.contrastive(adata, layer="counts", max_epochs=20)
+    >>> sc.pp.neighbors(adata, use_rep="X_scssl_simclr")
     """
     from scssl.model import Contrastive
 

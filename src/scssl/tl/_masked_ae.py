@@ -84,15 +84,15 @@ def masked_ae(
     --------
     >>> import scanpy as sc, scssl
     >>> adata = scssl.data.pbmc68k_counts()
-    >>> scssl.tl.masked_ae(adata, max_epochs=20)  # doctest: +SKIP
-    >>> sc.pp.neighbors(adata, use_rep="X_scssl_mae")  # doctest: +SKIP
+    >>> scssl.tl.masked_ae(adata, layer="counts", max_epochs=20)
+    >>> sc.pp.neighbors(adata, use_rep="X_scssl_mae")
 
     Predict TFs from their targets (MSigDB C3 TF-target sets):
 
     >>> path = scssl.data.data_dir() / "gene_programs/c3.tft.v7.5.1.symbols.gmt"
     >>> tfs = scssl.data.GeneProgrammes.from_gmt(path, tf_from_name=True).align(adata)
-    >>> scssl.tl.masked_ae(adata, masking="gp_to_tf", programmes=tfs,
-    ...                    key_added="X_gp_to_tf", max_epochs=20)  # doctest: +SKIP
+    >>> scssl.tl.masked_ae(adata, layer="counts", masking="gp_to_tf", programmes=tfs,
+    ...                    key_added="X_gp_to_tf", max_epochs=20)
     """
     from scssl.model import MaskedAE
 
