@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 
 def pyplot():
-    """``matplotlib.pyplot``, on the Agg backend unless the user chose one."""
+    """``matplotlib.pyplot``, on the Agg backend unless the user chose one.
+
+    A backend counts as chosen when pyplot is already imported or ``MPLBACKEND`` is
+    set (as Jupyter kernels do, so figures show inline in notebooks).
+    """
     import matplotlib
 
-    matplotlib.use("Agg", force=False)
+    if "matplotlib.pyplot" not in sys.modules and not os.environ.get("MPLBACKEND"):
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
