@@ -18,13 +18,13 @@ release = scssl.__version__
 version = release
 
 extensions = [
-    "myst_parser",
+    "myst_nb",  # markdown pages and the tutorial notebooks (includes myst_parser)
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.napoleon",
 ]
 
-source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
+source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb", ".rst": "restructuredtext"}
 root_doc = "index"
 templates_path = ["_templates"]
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
@@ -32,6 +32,9 @@ exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
 # -- MyST (markdown pages) -------------------------------------------------------------------
 myst_heading_anchors = 3
 myst_enable_extensions = ["dollarmath"]  # $...$ and $$...$$ equations in the guide
+# the tutorial notebooks are rendered with the outputs committed with them
+# (scripts/notebooks.sh): the docs build never trains a model
+nb_execution_mode = "off"
 
 # -- API reference ---------------------------------------------------------------------------
 autosummary_generate = True
