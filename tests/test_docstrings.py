@@ -62,9 +62,55 @@ def _classifier_namespace() -> dict:
     return namespace | {"ssl": namespace["model"], "clf": clf, "adata_query": adata_query}
 
 
+def _programme_namespace() -> dict:
+    """A MaskedAE trained briefly with programme-to-TF masking (C3 TF-target sets)."""
+    adata = scssl.data.pbmc68k_counts()
+    path = scssl.data.data_dir() / "gene_programs" / "c3.tft.v7.5.1.symbols.gmt"
+    tfs = scssl.data.GeneProgrammes.from_gmt(path, tf_from_name=True).align(adata)
+    scssl.model.MaskedAE.setup_anndata(adata, layer="counts")
+    model = scssl.model.MaskedAE(adata, masking="gp_to_tf", programmes=tfs)
+    model.train(**FAST)
+    return {"adata": adata, "model": model}
+
+
+def _benchmark_namespace() -> dict:
+    """A small ``scssl.benchmark`` result (PCA and a one-epoch MaskedAE, one seed)."""
+    adata = scssl.data.pbmc68k_counts()
+    result = scssl.benchmark(
+        adata,
+        layer="counts",
+        labels_key="bulk_labels",
+        batch_key="phase",
+        methods={"pca": None, "masked_ae": {"max_epochs": 1}},
+        seeds=[0],
+        progress_bar=False,
+    )
+    return {"adata": adata, "result": result}
+
+
+def _drug_response_namespace() -> dict:
+    """GDSC erlotinib bulk + PC9 cells in one AnnData, a DrugResponseTransfer trained briefly."""
+    adata = scssl.data.build_drug_response_adata(
+        scssl.data.gdsc_bulk_expression(),
+        scssl.data.gdsc_ln_ic50("Erlotinib"),
+        scssl.data.pc9_erlotinib(),
+        threshold=scssl.data.ln_ic50_threshold("Erlotinib"),
+    )
+    scssl.model.DrugResponseTransfer.setup_anndata(adata)
+    model = scssl.model.DrugResponseTransfer(adata)
+    model.train(**FAST)
+    return {"adata": adata, "model": model}
+
+
 NAMESPACES = {
+    "scssl.model._drug_response": _drug_response_namespace,
+    "scssl.tl._drug_response": _drug_response_namespace,
     "scssl.model._multimodal": _multimodal_namespace,
     "scssl.model._classifier": _classifier_namespace,
+    "scssl.tl._programmes": _programme_namespace,
+    "scssl.pl._programmes": _programme_namespace,
+    "scssl.tl._benchmark_result": _benchmark_namespace,
+    "scssl.pl._benchmark": _benchmark_namespace,
 }
 
 
@@ -87,8 +133,10 @@ def test_docstring_examples_run(name, tmp_path, monkeypatch):
     if not runnable:
         return
     namespace = {"scssl": scssl, "np": np}
-    if name.startswith("scssl.model."):
-        namespace |= NAMESPACES.get(name, _masked_ae_namespace)()
+    if name in NAMESPACES:
+        namespace |= NAMESPACES[name]()
+    elif name.startswith("scssl.model."):
+        namespace |= _masked_ae_namespace()
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     report: list[str] = []
     for test in runnable:

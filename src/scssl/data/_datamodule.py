@@ -162,7 +162,7 @@ class CollectionDataModule(LightningDataModule):
     >>> adata = collection.schema_anndata()
     >>> scssl.model.MaskedAE.setup_anndata(adata, batch_key="donor")
     >>> model = scssl.model.MaskedAE(adata)
-    >>> model.train(datamodule=datamodule, max_epochs=1)  # doctest: +SKIP
+    >>> model.train(datamodule=datamodule, max_epochs=1)
     """
 
     def __init__(

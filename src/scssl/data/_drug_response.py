@@ -71,8 +71,8 @@ def gdsc_bulk_expression() -> AnnData:
     Examples
     --------
     >>> import scssl
-    >>> bulk = scssl.data.gdsc_bulk_expression()  # doctest: +SKIP
-    >>> bulk.shape  # doctest: +SKIP
+    >>> bulk = scssl.data.gdsc_bulk_expression()
+    >>> bulk.shape
     (975, 6163)
     """
     return ad.read_h5ad(_shared_path("gdsc_bulk/GDSC_EXP_975cells_6163genes_cellz.h5ad"))
@@ -95,8 +95,8 @@ def gdsc_ln_ic50(drug: str, release: GDSCRelease = "GDSC2") -> pd.Series:
     Examples
     --------
     >>> import scssl
-    >>> ic50 = scssl.data.gdsc_ln_ic50("Erlotinib", release="GDSC2")  # doctest: +SKIP
-    >>> ic50.index.is_unique  # doctest: +SKIP
+    >>> ic50 = scssl.data.gdsc_ln_ic50("Erlotinib", release="GDSC2")
+    >>> ic50.index.is_unique
     True
     """
     check_option("release", release, GDSCRelease)
@@ -121,7 +121,7 @@ def ln_ic50_threshold(drug: str) -> float:
     Examples
     --------
     >>> import scssl
-    >>> scssl.data.ln_ic50_threshold("Erlotinib")  # doctest: +SKIP
+    >>> scssl.data.ln_ic50_threshold("Erlotinib")
     1.5671
     """
     table = pd.read_csv(
@@ -145,8 +145,8 @@ def pc9_erlotinib() -> AnnData:
     Examples
     --------
     >>> import scssl
-    >>> pc9 = scssl.data.pc9_erlotinib()  # doctest: +SKIP
-    >>> pc9.obs["response"].value_counts().to_dict()  # doctest: +SKIP
+    >>> pc9 = scssl.data.pc9_erlotinib()
+    >>> pc9.obs["response"].value_counts().to_dict()
     {'resistant': 1462, 'sensitive': 480}
     """
     return ad.read_h5ad(
@@ -160,7 +160,7 @@ def entrez_to_symbol() -> pd.Series:
     Examples
     --------
     >>> import scssl
-    >>> scssl.data.entrez_to_symbol()["1"]  # doctest: +SKIP
+    >>> scssl.data.entrez_to_symbol()["1"]
     'A1BG'
     """
     table = pd.read_csv(
@@ -181,8 +181,8 @@ def ssda4drug_target(drug: Literal["Afatinib", "Gefitinib", "PLX4720"]) -> AnnDa
     Examples
     --------
     >>> import scssl
-    >>> target = scssl.data.ssda4drug_target("Gefitinib")  # doctest: +SKIP
-    >>> target.n_obs  # doctest: +SKIP
+    >>> target = scssl.data.ssda4drug_target("Gefitinib")
+    >>> target.n_obs
     66
     """
     if drug not in SSDA4DRUG_TARGETS:

@@ -150,9 +150,9 @@ def build_drug_response_adata(
     Examples
     --------
     >>> import scssl
-    >>> bulk = scssl.data.gdsc_bulk_expression()  # doctest: +SKIP
-    >>> ic50 = scssl.data.gdsc_ln_ic50("Erlotinib")  # doctest: +SKIP
-    >>> adata = scssl.data.build_drug_response_adata(  # doctest: +SKIP
+    >>> bulk = scssl.data.gdsc_bulk_expression()
+    >>> ic50 = scssl.data.gdsc_ln_ic50("Erlotinib")
+    >>> adata = scssl.data.build_drug_response_adata(
     ...     bulk,
     ...     ic50,
     ...     scssl.data.pc9_erlotinib(),

@@ -85,8 +85,8 @@ def scib_scores(
     >>> rng = np.random.default_rng(0)
     >>> labels = np.repeat(["a", "b"], 100); batches = np.tile(["x", "y"], 100)
     >>> emb = rng.normal(size=(200, 5)) + 5 * (labels == "b")[:, None]
-    >>> scores = scib_scores(emb, labels, batches, ScibConfig(n_neighbors=30))  # doctest: +SKIP
-    >>> scores["bio_conservation"] > 0.7  # doctest: +SKIP
+    >>> scores = scib_scores(emb, labels, batches, ScibConfig(n_neighbors=30))
+    >>> bool(scores["bio_conservation"] > 0.7)
     True
     """
     scib_metrics, NeighborsResults = _import_scib()

@@ -45,7 +45,7 @@ def benchmark(result, *, groups: list[str] | None = None, save: str | Path | Non
     Examples
     --------
     >>> result = scssl.benchmark(adata, labels_key="cell_type", batch_key="donor")  # doctest: +SKIP
-    >>> fig = scssl.pl.benchmark(result, save="benchmark.png")  # doctest: +SKIP
+    >>> fig = scssl.pl.benchmark(result, save="benchmark.png")
     """
     from scssl.tl._benchmark_result import METRIC_GROUPS
 
@@ -113,7 +113,7 @@ def benchmark_table(result, *, metrics: list[str] | None = None, save: str | Pat
 
     Examples
     --------
-    >>> fig = scssl.pl.benchmark_table(result, save="benchmark_table.png")  # doctest: +SKIP
+    >>> fig = scssl.pl.benchmark_table(result, save="benchmark_table.png")
     """
     from scssl.tl._benchmark_result import LOWER_IS_BETTER, metric_digits
 

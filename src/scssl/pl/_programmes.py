@@ -45,8 +45,8 @@ def programme_ranking(
     Examples
     --------
     >>> import scssl
-    >>> table = scssl.tl.programme_reconstruction(model)  # doctest: +SKIP
-    >>> fig = scssl.pl.programme_ranking(table, n=8, save="programmes.png")  # doctest: +SKIP
+    >>> table = scssl.tl.programme_reconstruction(model)
+    >>> fig = scssl.pl.programme_ranking(table, n=8, save="programmes.png")
     """
     plt = pyplot()
 

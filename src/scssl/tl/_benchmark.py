@@ -207,7 +207,7 @@ def benchmark(
     ...                          seeds=[0], progress_bar=False)
     >>> result.ranked_methods[0] in ("pca", "masked_ae")
     True
-    >>> scssl.pl.benchmark(result)  # doctest: +SKIP
+    >>> fig = scssl.pl.benchmark(result)
     """
     specs = _method_specs(methods)
     seeds = [int(s) for s in seeds]

@@ -80,8 +80,8 @@ class BenchmarkResult:
     Examples
     --------
     >>> result = scssl.benchmark(adata, batch_key="donor", labels_key="cell_type")  # doctest: +SKIP
-    >>> result.summary()  # doctest: +SKIP
-    >>> result.write("report/")  # doctest: +SKIP
+    >>> summary = result.summary()  # methods x metrics, best first
+    >>> paths = result.write("report/")
     """
 
     scores: pd.DataFrame

@@ -82,8 +82,9 @@ def drug_response_attributions(
     Examples
     --------
     >>> import scssl
-    >>> top = scssl.tl.drug_response_attributions(adata, model)  # doctest: +SKIP
-    >>> top.head(10)  # genes pushing cells towards predicted resistance  # doctest: +SKIP
+    >>> cells = np.flatnonzero(model.single_cell_mask)[:100]  # a few cells, to be quick
+    >>> top = scssl.tl.drug_response_attributions(adata, model, cells=cells)
+    >>> genes = top.index[:10]  # the genes pushing cells most towards predicted resistance
     """
     integrated_gradients = _integrated_gradients_cls()
     check_option("target", target, ResponseClass)

@@ -114,9 +114,10 @@ def programme_reconstruction(
     Examples
     --------
     >>> import scssl
-    >>> table = scssl.tl.programme_reconstruction(model)  # doctest: +SKIP
-    >>> table.head()  # doctest: +SKIP
-    >>> scssl.pl.programme_ranking(table)  # doctest: +SKIP
+    >>> table = scssl.tl.programme_reconstruction(model)
+    >>> list(table.columns[:4])
+    ['n_genes', 'n_scored_genes', 'n_cells', 'explained_variance']
+    >>> fig = scssl.pl.programme_ranking(table)
     """
     check_option("mode", mode, ProgrammeEvaluation)
     gp, cells, membership = _evaluation_setup(model, programmes, indices, adata, need_tfs=False)
@@ -223,8 +224,8 @@ def tf_prediction(
     Examples
     --------
     >>> import scssl
-    >>> table = scssl.tl.tf_prediction(model)  # doctest: +SKIP
-    >>> table[["tf", "pearson_r"]].head()  # doctest: +SKIP
+    >>> table = scssl.tl.tf_prediction(model)
+    >>> best = table[["tf", "pearson_r"]].head()
     """
     check_option("context", context, TFContext)
     gp, cells, membership = _evaluation_setup(model, programmes, indices, adata, need_tfs=True)
