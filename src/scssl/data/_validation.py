@@ -67,10 +67,11 @@ def check_raw_counts(adata: AnnData, layer: str | None = None, *, max_cells: int
     check_count_values(matrix, f"layer {name!r}", "pass the raw counts layer with layer=...")
 
 
-def check_count_values(matrix, what: str, hint: str) -> None:
+def check_count_values(matrix, what: str, hint: str, *, allow_all_zero: bool = False) -> None:
     """Fail unless ``matrix`` (dense or sparse) holds raw counts; name it ``what``, say ``hint``.
 
-    Raw counts are finite, non-negative and integer-valued, and not all zero.
+    Raw counts are finite, non-negative and integer-valued, and not all zero (unless
+    ``allow_all_zero``: a modality that is unmeasured for every cell, as in a query).
 
     Examples
     --------
@@ -88,7 +89,7 @@ def check_count_values(matrix, what: str, hint: str) -> None:
         values = _values(chunk)
         _check_count_chunk(values, what, hint)
         any_count = any_count or bool(values.size and np.any(values != 0))
-    if not any_count:
+    if not any_count and not allow_all_zero:
         raise ValueError(f"{what} holds only zeros; {hint}")
 
 

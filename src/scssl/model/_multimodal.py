@@ -15,6 +15,7 @@ from scvi.data.fields import MuDataLayerField, ObsmField
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 
 from scssl import _compat
+from scssl.data import check_count_values
 from scssl.module import MultimodalMAEModule
 from scssl.module._multimodal import EmbeddingSource, Modality
 
@@ -27,12 +28,12 @@ PROTEIN_KEY = REGISTRY_KEYS.PROTEIN_EXP_KEY
 
 
 def _check_protein_counts(values, where: str, n_obs: int) -> None:
-    """Protein counts: cells x proteins, finite, non-negative integers."""
+    """Protein counts: cells x proteins, raw counts (all-zero rows: unmeasured cells)."""
     values = np.asarray(values.to_numpy() if hasattr(values, "to_numpy") else values)
     if values.ndim != 2 or values.shape[0] != n_obs or values.shape[1] < 1:
         raise ValueError(f"{where} must be cells x proteins, got shape {values.shape}")
-    if not np.isfinite(values).all() or (values < 0).any() or (values != np.round(values)).any():
-        raise ValueError(f"{where} must hold raw protein counts (non-negative integers)")
+    hint = "pass raw protein counts (non-negative integers)"
+    check_count_values(values, where, hint, allow_all_zero=True)
 
 
 class MultimodalMAE(
