@@ -68,6 +68,30 @@ def check_obs_keys(adata: AnnData, keys: dict[str, str | list[str] | None]) -> N
                 )
 
 
+def check_setup_columns(adata: AnnData, setup_args: dict[str, Any]) -> None:
+    """The ``obs`` columns named by ``*_key`` / ``*_keys`` setup arguments exist and are usable.
+
+    Batch, labels and categorical covariates must be categories without NaN, continuous
+    covariates finite numbers (:func:`scssl.data.check_obs_columns`). ``.obsm`` keys
+    (``knn_key``, ``protein_expression_obsm_key``) are the model's own to check.
+    """
+    obs_keys = {
+        name: value
+        for name, value in setup_args.items()
+        if name.endswith(("_key", "_keys")) and name not in OBSM_SETUP_ARGUMENTS
+    }
+    check_obs_keys(adata, obs_keys)
+    categorical: dict[str, str | list[str] | None] = {
+        name: setup_args[name]
+        for name in ("batch_key", "labels_key", "categorical_covariate_keys")
+        if name in setup_args
+    }
+    continuous: dict[str, list[str] | None] = {
+        name: setup_args[name] for name in ("continuous_covariate_keys",) if name in setup_args
+    }
+    check_obs_columns(adata, categorical, continuous)
+
+
 def _plan_arguments(plan_cls: type) -> set[str]:
     """Keyword arguments the training plan class (and scvi's TrainingPlan) accepts."""
     names: set[str] = set()
@@ -194,19 +218,8 @@ class ScsslModelMixin(SafeFilesMixin, CellMappingMixin):
     @classmethod
     def _validate_setup(cls, adata: AnnData, *, layer: str | None = None, **setup_args) -> None:
         """Checks before anything is registered: the named columns exist, the layer is counts."""
-        obs_keys = {
-            name: value
-            for name, value in setup_args.items()
-            if name.endswith(("_key", "_keys")) and name not in OBSM_SETUP_ARGUMENTS
-        }
-        check_obs_keys(adata, obs_keys)
+        check_setup_columns(adata, setup_args)
         check_unique_names(adata)
-        categorical = {
-            name: setup_args.get(name)
-            for name in ("batch_key", "labels_key", "categorical_covariate_keys")
-        }
-        continuous = {"continuous_covariate_keys": setup_args.get("continuous_covariate_keys")}
-        check_obs_columns(adata, categorical, continuous)
         if cls._count_data:
             check_raw_counts(adata, layer)
 

@@ -14,19 +14,21 @@ from scvi.data.fields import (
 )
 
 from scssl import _compat
-from scssl.data import check_obs_columns, check_raw_counts, check_unique_names
+from scssl.data import check_raw_counts, check_unique_names
 
-from ._base import check_obs_keys
+from ._base import check_setup_columns
 
-#: setup arguments a ``modalities`` entry may name, and what they point to
-MODALITY_ARGUMENTS = (
-    "rna_layer",
-    "protein_layer",
+#: setup arguments naming ``obs`` columns, each read from the modality named for it
+COLUMN_ARGUMENTS = (
     "batch_key",
     "labels_key",
     "categorical_covariate_keys",
     "continuous_covariate_keys",
 )
+
+
+#: setup arguments a ``modalities`` entry may name, and what they point to
+MODALITY_ARGUMENTS = ("rna_layer", "protein_layer", *COLUMN_ARGUMENTS)
 
 
 def resolve_modalities(mdata, modalities: dict[str, str] | None, setup_args: dict) -> dict:
@@ -143,16 +145,10 @@ class MuDataSetupMixin:
         check_unique_names(rna)
         if cls._count_data:  # type: ignore[attr-defined]
             check_raw_counts(rna, args["rna_layer"])
-        for argument in ("batch_key", "labels_key", "categorical_covariate_keys"):
+        for argument in COLUMN_ARGUMENTS:
             if args.get(argument) is not None:
                 view = modality_view(mdata, mods.get(argument))
-                check_obs_keys(view, {argument: args[argument]})
-                check_obs_columns(view, {argument: args[argument]})
-        if args.get("continuous_covariate_keys") is not None:
-            view = modality_view(mdata, mods.get("continuous_covariate_keys"))
-            keys = {"continuous_covariate_keys": args["continuous_covariate_keys"]}
-            check_obs_keys(view, keys)
-            check_obs_columns(view, {}, keys)
+                check_setup_columns(view, {argument: args[argument]})
 
     @classmethod
     def _mudata_obs_fields(cls, args: dict, mods: dict) -> list:
