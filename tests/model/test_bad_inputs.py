@@ -172,3 +172,35 @@ def test_more_inputs_refused_with_a_reason(tiny_counts, tmp_path):
     )
     with pytest.raises(ValueError, match="holds raw counts"):
         scssl.model.DrugResponseTransfer.setup_anndata(counts)
+
+
+@pytest.mark.parametrize(
+    ("model_cls", "kwargs", "match"),
+    [
+        (MaskedAE, {"mask_ratio": 1.5}, "mask_ratio"),
+        (MaskedAE, {"programme_fraction": 2.0}, "programme_fraction"),
+        (MaskedAE, {"decoder_gene_fraction": 0.0}, "decoder_gene_fraction"),
+        (MaskedAE, {"dropout_rate": 1.2}, "dropout"),
+        (Contrastive, {"temperature": 0.0}, "temperature"),
+        (Contrastive, {"thinning_prob": -1.0}, "thinning_prob"),
+        (Contrastive, {"mask_fraction": 1.5}, "mask_fraction"),
+        (Contrastive, {"noise_std": -1.0}, "std"),
+        (Contrastive, {"base_momentum": 1.5}, "base_momentum"),
+        (Contrastive, {"knn_prob": 1.5}, "knn_prob"),
+        (Contrastive, {"mnn_prob": -0.1}, "mnn_prob"),
+        (Contrastive, {"hard_negative_fraction": 1.5}, "hard_negative_fraction"),
+    ],
+)
+def test_out_of_range_hyperparameters_are_refused_by_name(tiny_counts, model_cls, kwargs, match):
+    adata = tiny_counts.copy()
+    n = adata.n_obs
+    adata.obs["batch"] = np.where(np.arange(n) % 2 == 0, "a", "b")
+    # partners for the pairing arguments, so that only the value itself is wrong
+    adata.obsm["knn"] = np.stack([(np.arange(n) + 2) % n, (np.arange(n) + 4) % n], axis=1)
+    adata.obs["mnn"] = (np.arange(n) + 1) % n  # the next cell: always the other batch
+    setup = {"batch_key": "batch"}
+    if model_cls is Contrastive:
+        setup |= {"knn_key": "knn", "mnn_key": "mnn"}
+    model_cls.setup_anndata(adata, **setup)
+    with pytest.raises(ValueError, match=match):
+        model_cls(adata, **kwargs)

@@ -197,6 +197,9 @@ class Contrastive(
                 "Contrastive.setup_anndata."
             )
         self.minibatch_sampling = MinibatchSampling(dataset_aware, hard_negative_fraction)
+        for name, value in (("mnn_prob", mnn_prob), ("knn_prob", knn_prob)):
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must lie in [0, 1] (a per-cell probability), got {value}")
         if mnn_prob > 0 and not has_mnn:
             raise ValueError(
                 "mnn_prob > 0 needs MNN partners: compute them with scssl.tl.mnn_pairs(adata, "

@@ -76,6 +76,10 @@ def build_masking(
     masking: str, programmes: GeneProgrammes | None, mask_ratio: float, programme_fraction: float
 ) -> MaskingStrategy:
     """The masking strategy named ``masking`` for aligned ``programmes``."""
+    if not 0.0 < programme_fraction < 1.0:  # checked for every strategy: no silent bad value
+        raise ValueError(
+            f"programme_fraction must lie strictly between 0 and 1, got {programme_fraction}"
+        )
     return MASKING_STRATEGIES[masking].from_settings(
         programmes, mask_ratio=mask_ratio, programme_fraction=programme_fraction
     )

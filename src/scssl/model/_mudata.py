@@ -16,7 +16,7 @@ from scvi.data.fields import (
 from scssl import _compat
 from scssl.data import check_raw_counts, check_unique_names
 
-from ._base import check_setup_columns
+from ._setup_checks import check_setup_columns
 
 #: setup arguments naming ``obs`` columns, each read from the modality named for it
 COLUMN_ARGUMENTS = (

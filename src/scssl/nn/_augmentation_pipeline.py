@@ -177,6 +177,18 @@ class AugmentationSettings:
     crossover_prob: float = 0.0
     crossover_fraction: float = 0.25
 
+    def __post_init__(self) -> None:
+        # checked here so that the error names the model argument, before anything is built
+        for name in self.names():
+            value = getattr(self, name)
+            if name.endswith("_prob") and not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must lie in [0, 1] (a per-cell probability), got {value}")
+        if not 0.0 < self.mask_fraction < 1.0:
+            raise ValueError(
+                f"mask_fraction (the share of genes dropped) must lie strictly between 0 and 1, "
+                f"got {self.mask_fraction}"
+            )
+
     @classmethod
     def names(cls) -> tuple[str, ...]:
         """The setting names, in order."""
