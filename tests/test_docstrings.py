@@ -102,7 +102,22 @@ def _drug_response_namespace() -> dict:
     return {"adata": adata, "model": model}
 
 
+def _soma_namespace() -> dict:
+    """Writes ``atlas.soma`` (300 Baron cells, 500 genes, ``donor``) in the current folder."""
+    import tiledbsoma.io
+    from scipy import sparse
+
+    baron = scssl.data.baron_pancreas()
+    detected = np.asarray((baron.X > 0).sum(axis=0)).ravel()
+    atlas = baron[:300, np.sort(np.argsort(-detected)[:500])].copy()
+    atlas.X = sparse.csr_matrix(atlas.X, dtype=np.float32)
+    atlas.obs = atlas.obs[["donor"]].astype(str)
+    tiledbsoma.io.from_anndata("atlas.soma", atlas, measurement_name="RNA")
+    return {}
+
+
 NAMESPACES = {
+    "scssl.data._soma": _soma_namespace,
     "scssl.model._drug_response": _drug_response_namespace,
     "scssl.tl._drug_response": _drug_response_namespace,
     "scssl.model._multimodal": _multimodal_namespace,

@@ -24,16 +24,19 @@ def soma_schema_anndata(
     whose categories are in the datamodule's code order, so a model set up on it with
     that ``batch_key`` reads the datamodule's minibatches correctly.
 
+    Give the datamodule a ``batch_size``: tiledbsoma-ml's default is one cell per
+    minibatch, on which training fails (it needs two cells or more).
+
     Examples
     --------
-    >>> import tiledbsoma  # doctest: +SKIP
-    >>> from scvi.dataloaders import TileDBDataModule  # doctest: +SKIP
-    >>> query = tiledbsoma.Experiment.open("atlas.soma").axis_query("RNA")  # doctest: +SKIP
-    >>> dm = TileDBDataModule(query, batch_column_names=["donor"])  # doctest: +SKIP
-    >>> schema = scssl.data.soma_schema_anndata(dm)  # doctest: +SKIP
-    >>> scssl.model.MaskedAE.setup_anndata(schema, batch_key="donor")  # doctest: +SKIP
-    >>> model = scssl.model.MaskedAE(schema)  # doctest: +SKIP
-    >>> model.train(datamodule=dm, max_epochs=5)  # doctest: +SKIP
+    >>> import tiledbsoma
+    >>> from scvi.dataloaders import TileDBDataModule
+    >>> query = tiledbsoma.Experiment.open("atlas.soma").axis_query("RNA")
+    >>> dm = TileDBDataModule(query, layer_name="data", batch_size=64, batch_column_names=["donor"])
+    >>> schema = scssl.data.soma_schema_anndata(dm)
+    >>> scssl.model.MaskedAE.setup_anndata(schema, batch_key="donor")
+    >>> model = scssl.model.MaskedAE(schema)
+    >>> model.train(datamodule=dm, max_epochs=5)
     """
     import tiledbsoma
 
