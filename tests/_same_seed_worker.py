@@ -87,6 +87,15 @@ def fingerprints(seed: int) -> dict[str, str]:
     drug = scssl.model.DrugResponseTransfer(two_domains, n_hidden_predictor=8)
     drug.train(max_epochs=3, enable_progress_bar=False)
     out["DrugResponseTransfer"] = _digest(drug.predict_proba())
+    scvi.settings.seed = seed
+    cite = counts.copy()
+    cite.obsm["protein"] = np.random.default_rng(1).poisson(5, (cite.n_obs, 6)).astype(np.float32)
+    scssl.model.MultimodalMAE.setup_anndata(
+        cite, protein_expression_obsm_key="protein", batch_key="batch"
+    )
+    multimodal = scssl.model.MultimodalMAE(cite, n_hidden=16, contrastive_weight=0.1)
+    multimodal.train(**fit)
+    out["MultimodalMAE"] = _digest(multimodal.predict_modality(target="protein").to_numpy())
     return out
 
 
