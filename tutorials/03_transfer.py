@@ -27,6 +27,7 @@
 
 # %%
 import numpy as np
+import pandas as pd
 import scanpy as sc
 from _settings import EPOCHS, OUT
 
@@ -82,6 +83,25 @@ query.obsm["X_mae"] = mapped.get_latent_representation()
 scssl.tl.transfer_labels(ref, query, use_rep="X_mae", labels_key="cell_type1", key_added="knn")
 report = scssl.metrics.classification_report(truth, query.obs["knn"])
 print(f"kNN transfer: macro-F1 {report.macro_f1:.3f}, rare classes {report.rare_classes}")
+
+# %% [markdown]
+# The uncertainty (the share of the 15 neighbours that disagree with the transferred
+# label) says where that label is least trustworthy. The UMAP of the mapped query shows
+# it next to the cells whose transferred label disagrees with the hidden annotation
+# (last panel), and the printout compares the two.
+
+# %%
+query.obs["true cell type"] = truth
+query.obs["wrong"] = pd.Categorical(np.where(query.obs["knn"].to_numpy() == truth, "no", "yes"))
+fig = scssl.pl.umap(
+    query, use_rep="X_mae", color=["knn", "knn_uncertainty", "wrong"], save=OUT / "query_umap.png"
+)
+wrong = query.obs["wrong"].to_numpy() == "yes"
+uncertainty = query.obs["knn_uncertainty"].to_numpy()
+print(
+    f"mean uncertainty: {uncertainty[wrong].mean():.2f} on the {wrong.sum()} mislabelled "
+    f"cells, {uncertainty[~wrong].mean():.2f} on the others"
+)
 
 # %% [markdown]
 # ## 2. A classifier on the pretrained encoder
