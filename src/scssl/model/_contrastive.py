@@ -335,11 +335,10 @@ class Contrastive(
                 "every cell of the MuData, in its order"
             )
         if args["mnn_key"] is not None:
-            batch_key = args["batch_key"]
-            obs = rna.obs[[args["mnn_key"]]].copy()
+            batch_key, batches = args["batch_key"], None
             if batch_key is not None:
-                obs[batch_key] = modality_view(mdata, mods["batch_key"]).obs[batch_key].to_numpy()
-            check_mnn_column(AnnData(obs=obs), args["mnn_key"], batch_key)
+                batches = modality_view(mdata, mods["batch_key"]).obs[batch_key].to_numpy()
+            check_mnn_column(rna, args["mnn_key"], batch_key, batches)
         if args["knn_key"] is not None:
             check_knn_matrix(rna, args["knn_key"])
 

@@ -17,13 +17,20 @@ def check_partner_positions(values: np.ndarray, where: str, n_obs: int, fix: str
         )
 
 
-def check_mnn_column(adata: AnnData, mnn_key: str, batch_key: str | None) -> None:
-    """MNN partners: row positions of this AnnData, each in another batch."""
+def check_mnn_column(
+    adata: AnnData, mnn_key: str, batch_key: str | None, batches: np.ndarray | None = None
+) -> None:
+    """MNN partners: row positions of this AnnData, each in another batch.
+
+    ``batches`` is every cell's batch when it is not ``adata.obs[batch_key]`` (a MuData
+    whose batch lives in another modality).
+    """
     values = adata.obs[mnn_key].to_numpy()
     fix = "recompute it on this AnnData with scssl.tl.mnn_pairs(adata, batch_key=...)"
     check_partner_positions(values, f"adata.obs[{mnn_key!r}]", adata.n_obs, fix)
     if batch_key is not None:
-        batches = adata.obs[batch_key].to_numpy()
+        if batches is None:
+            batches = adata.obs[batch_key].to_numpy()
         has = values >= 0
         if np.any(batches[has] == batches[values[has]]):
             raise ValueError(
