@@ -93,9 +93,10 @@ def test_multimodal_setup_refuses_bad_proteins_and_takes_mudata(cite):
     model = MultimodalMAE(mdata, n_hidden=32)
     model.train(**FAST)
     assert model.predict_modality(target="protein").shape == (400, 14)
-    rna_only = mudata.MuData({"rna": cite[:50].copy()})
+    rna_only = mudata.MuData({"rna": cite[:50, ::-1].copy()})  # genes in another order
     with pytest.raises(ValueError, match="no 'protein' modality"):
         MultimodalMAE.prepare_query_anndata(rna_only, model)
+    assert list(rna_only.mod["rna"].var_names) == list(cite.var_names[::-1])  # refused untouched
 
 
 def test_rna_only_query_maps_onto_a_multimodal_reference(cite):

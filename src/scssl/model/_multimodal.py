@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -21,8 +20,7 @@ from scssl.module._multimodal import EmbeddingSource, Modality
 
 from ._base import ScsslModelMixin
 from ._mudata import MuDataSetupMixin, resolve_modalities
-from ._query import QueryMappingMixin, _reference_as_model_or_path
-from ._save_load import model_folder_reader
+from ._query import QueryMappingMixin
 
 PROTEIN_KEY = REGISTRY_KEYS.PROTEIN_EXP_KEY
 
@@ -280,6 +278,8 @@ class MultimodalMAE(
         Examples
         --------
         >>> scssl.model.MultimodalMAE.prepare_query_anndata(query, model)  # RNA only
+        >>> bool(query.obsm["protein_expression"].any())  # unmeasured, not invented
+        False
         >>> proteins = model.predict_modality(query, target="protein")
         """
         if {source, target} != {"rna", "protein"}:
@@ -302,36 +302,22 @@ class MultimodalMAE(
 
     # -- reference mapping of an RNA-only query -------------------------------------------
     @classmethod
-    def prepare_query_anndata(
-        cls, adata: AnnData, reference_model: BaseModelClass | str | os.PathLike, **kwargs
-    ):
-        """Align the query's genes; give an RNA-only query all-zero (unmeasured) proteins.
-
-        See :meth:`scssl.model.MaskedAE.prepare_query_anndata` for the arguments.
-
-        Examples
-        --------
-        >>> scssl.model.MultimodalMAE.prepare_query_anndata(query, model)
-        >>> bool(query.obsm["protein_expression"].any())  # unmeasured, not invented
-        False
-        """
-        result = super().prepare_query_anndata(adata, reference_model, **kwargs)
-        if kwargs.get("return_reference_var_names"):
-            return result
-        prepared = adata if result is None else result
-        reference = _reference_as_model_or_path(reference_model)
-        with _compat.model_file_reader(model_folder_reader(kwargs.get("trust_file", False))):
-            _, registry = _compat.reference_setup(reference)
+    def _check_query_data(cls, adata, registry: dict) -> None:
+        """A query of a MuData reference brings the protein modality (all zero if unmeasured)."""
         modalities = registry["setup_args"].get("modalities")
-        if modalities:  # a MuData reference: the query brings its protein modality itself
-            if modalities["protein_layer"] not in prepared.mod:
-                raise ValueError(
-                    f"the query MuData has no {modalities['protein_layer']!r} modality; for "
-                    "an RNA-only study give it all-zero protein counts (unmeasured)"
-                )
-            return result
-        key = registry["setup_args"]["protein_expression_obsm_key"]
-        state = registry["field_registries"][PROTEIN_KEY]["state_registry"]
+        if modalities and modalities["protein_layer"] not in adata.mod:
+            raise ValueError(
+                f"the query MuData has no {modalities['protein_layer']!r} modality; for "
+                "an RNA-only study give it all-zero protein counts (unmeasured)"
+            )
+
+    @classmethod
+    def _complete_query_data(cls, prepared, registry: dict) -> None:
+        """An RNA-only AnnData query gets all-zero (unmeasured) proteins."""
+        setup_args = registry["setup_args"]
+        if setup_args.get("modalities"):
+            return
+        key = setup_args["protein_expression_obsm_key"]
+        proteins = registry["field_registries"][PROTEIN_KEY]["state_registry"]["column_names"]
         if key not in prepared.obsm:
-            prepared.obsm[key] = np.zeros((prepared.n_obs, len(state["column_names"])), np.float32)
-        return result
+            prepared.obsm[key] = np.zeros((prepared.n_obs, len(proteins)), np.float32)

@@ -142,13 +142,22 @@ class QueryMappingMixin(ArchesMixin):
         if return_reference_var_names:
             return reference_var_names
         rna = counts_modality(adata, _compat.setup_args(registry))
-        if rna is adata:
-            return align_query_genes(rna, reference_var_names, inplace, min_gene_overlap, gene_map)
-        if not inplace:
+        if rna is not adata and not inplace:
             raise ValueError("a MuData query is prepared in place: pass inplace=True")
-        align_query_genes(rna, reference_var_names, True, min_gene_overlap, gene_map)
-        adata.update()  # the MuData takes in the RNA modality's new genes
-        return None
+        cls._check_query_data(adata, registry)
+        result = align_query_genes(rna, reference_var_names, inplace, min_gene_overlap, gene_map)
+        if rna is not adata:
+            adata.update()  # the MuData takes in the RNA modality's new genes
+        cls._complete_query_data(adata if result is None else result, registry)
+        return result
+
+    @classmethod
+    def _check_query_data(cls, adata, registry: dict) -> None:
+        """Model-specific checks of a query before anything of it changes (none here)."""
+
+    @classmethod
+    def _complete_query_data(cls, prepared, registry: dict) -> None:
+        """Model-specific preparation of an aligned query (none here)."""
 
     @classmethod
     def load_query_data(
