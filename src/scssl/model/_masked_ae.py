@@ -15,6 +15,7 @@ from scssl._options import LossOn, MaskingKind, ReconstructionKind, check_option
 from scssl.data import GeneProgrammes, as_programmes
 from scssl.module import MaskedAEModule
 from scssl.nn import MASKING_STRATEGIES, MaskingStrategy, is_sparse_csr
+from scssl.nn._programme_masking import check_programme_fraction
 
 from ._base import ScsslModelMixin
 from ._mudata import MuDataSetupMixin
@@ -76,10 +77,7 @@ def build_masking(
     masking: str, programmes: GeneProgrammes | None, mask_ratio: float, programme_fraction: float
 ) -> MaskingStrategy:
     """The masking strategy named ``masking`` for aligned ``programmes``."""
-    if not 0.0 < programme_fraction < 1.0:  # checked for every strategy: no silent bad value
-        raise ValueError(
-            f"programme_fraction must lie strictly between 0 and 1, got {programme_fraction}"
-        )
+    check_programme_fraction(programme_fraction)  # for every strategy: no silent bad value
     return MASKING_STRATEGIES[masking].from_settings(
         programmes, mask_ratio=mask_ratio, programme_fraction=programme_fraction
     )

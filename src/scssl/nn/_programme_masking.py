@@ -83,6 +83,15 @@ class _ProgrammeStrategy(MaskingStrategy):
         return out
 
 
+def check_programme_fraction(programme_fraction: float) -> float:
+    """``programme_fraction`` as a float, if it lies strictly between 0 and 1."""
+    if not 0.0 < programme_fraction < 1.0:
+        raise ValueError(
+            f"programme_fraction must lie strictly between 0 and 1, got {programme_fraction}"
+        )
+    return float(programme_fraction)
+
+
 class GeneProgrammeMasking(_ProgrammeStrategy):
     """Hide every gene of a random subset of programmes, drawn for each cell.
 
@@ -118,11 +127,7 @@ class GeneProgrammeMasking(_ProgrammeStrategy):
 
     def __init__(self, membership, programme_fraction: float = 0.2):
         super().__init__(membership)
-        if not 0.0 < programme_fraction < 1.0:
-            raise ValueError(
-                f"programme_fraction must lie strictly between 0 and 1, got {programme_fraction}"
-            )
-        self.programme_fraction = float(programme_fraction)
+        self.programme_fraction = check_programme_fraction(programme_fraction)
         self.n_masked = max(1, round(programme_fraction * self.n_programmes))
         # sparse genes x programmes copy: the per-step union is a sparse-dense product
         self.membership_t: torch.Tensor
