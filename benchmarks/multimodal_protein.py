@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 import scanpy as sc
 import scvi
+import torch
 from _common import RESULTS, append_row, hvg_subset, set_threads, write_markdown
 from scipy import sparse
 from scipy.stats import pearsonr, spearmanr
@@ -48,6 +49,7 @@ from sklearn.linear_model import RidgeCV
 
 import scssl
 from scssl.model import MultimodalMAE
+from scssl.module import centred_log_ratio
 
 SEEDS = [0, 1, 2]
 CONTRASTIVE_WEIGHT = 0.1  # fixed before its run (MaskedContrastive's default weight)
@@ -58,9 +60,8 @@ REPORT = RESULTS / "multimodal_protein.md"
 
 
 def clr(counts: np.ndarray) -> np.ndarray:
-    """Centred log ratio of ``log1p`` counts, per cell (the scale every method is scored on)."""
-    logged = np.log1p(counts)
-    return logged - logged.mean(axis=1, keepdims=True)
+    """The model's CLR (:func:`scssl.module.centred_log_ratio`) on numpy: every method's scale."""
+    return centred_log_ratio(torch.as_tensor(np.asarray(counts, dtype=np.float64))).numpy()
 
 
 def hide_proteins(adata, held: np.ndarray):
