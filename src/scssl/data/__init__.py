@@ -21,6 +21,7 @@ from ._drug_response import (
     ssda4drug_target,
 )
 from ._drug_response_build import build_drug_response_adata, smooth_cells, zscore_rows
+from ._few_shot import sample_per_label
 from ._gene_map import GeneMapLike, GeneMapping, map_gene_names, read_gene_map
 from ._gene_programmes import GeneProgrammes, as_programmes
 from ._gene_sets import read_gmt, read_regulons, read_tf_list, tf_candidates
@@ -94,4 +95,5 @@ __all__ = [
     "GeneMapping",
     "map_gene_names",
     "read_gene_map",
+    "sample_per_label",
 ]
