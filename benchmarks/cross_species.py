@@ -26,6 +26,15 @@ that class is expected to be missed by every method (reported per class).
 
 Target (fixed before the run): the scssl mean over seeds is at least scANVI's.
 
+The first run (seeds 0-2) missed it (scssl 0.370 vs scANVI 0.465). Levers then added,
+with the rule fixed before their run: ``scssl_query_probe`` (a linear probe on the
+mapped encoder, trained on the reference labels), ``scssl_frozen_knn`` (no query
+training: a reference encoder blind to the donor embeds the query) and
+``scssl_joint_knn`` (one MaskedAE on reference and query together, the analogue of
+joint PCA). All methods run on seeds 0-5 in one run; the scssl variant with the
+highest mean on seeds 0-2 is the pick, and the target is judged for the pick against
+scANVI on seeds 3-5, which the pick never saw.
+
     cd benchmarks && ../.venv/bin/python cross_species.py [--seeds 0 1 2] [--quick]
 """
 
@@ -57,7 +66,7 @@ SHARED_TYPES = {
     "Delta": "delta",
     "Epsilon": "epsilon",
 }
-EPOCHS = {"ssl": 30, "scvi": 30, "scanvi": 10, "query": 20}
+EPOCHS = {"ssl": 30, "scvi": 30, "scanvi": 10, "query": 20, "probe": 20}  # probe: ~340 steps
 MODEL_KWARGS = {"n_latent": 32, "n_hidden": 256, "n_layers": 2}
 TRAIN = {"enable_progress_bar": False}
 UNKNOWN = "Unknown"
@@ -149,24 +158,124 @@ def run_joint_pca(reference: AnnData, query: AnnData, gene_map: str, seed: int) 
     return knn_labels(pcs[is_ref], reference.obs["cell_type1"].astype(str).to_numpy(), pcs[~is_ref])
 
 
-METHODS = {"scssl_query_knn": run_scssl, "scanvi_query": run_scanvi, "joint_pca_knn": run_joint_pca}
+def _reference_model(reference: AnnData, seed: int, encode_covariates: bool):
+    scvi.settings.seed = seed
+    ref = reference.copy()
+    scssl.model.MaskedAE.setup_anndata(ref, batch_key="donor")
+    model = scssl.model.MaskedAE(ref, encode_covariates=encode_covariates, **MODEL_KWARGS)
+    model.train(max_epochs=EPOCHS["ssl"], **TRAIN)
+    return model
+
+
+def run_scssl_query_probe(
+    reference: AnnData, query: AnnData, gene_map: str, seed: int
+) -> np.ndarray:
+    """Lever: a linear probe on the mapped encoder, trained on the reference labels."""
+    model = _reference_model(reference, seed, encode_covariates=True)
+    mapped = query.copy()
+    scssl.model.MaskedAE.prepare_query_anndata(mapped, model, gene_map=gene_map)
+    query_model = scssl.model.MaskedAE.load_query_data(mapped, model)
+    query_model.train(max_epochs=EPOCHS["query"], **TRAIN)
+    both = anndata.concat([model.adata, query_model.adata], label="side", keys=["ref", "query"])
+    mapping = list(query_model.adata_manager.get_state_registry("batch")["categorical_mapping"])
+    both.obs["donor"] = pd.Categorical(both.obs["donor"].astype(str), categories=mapping)
+    is_query = (both.obs["side"] == "query").to_numpy()
+    reference_labels = model.adata.obs["cell_type1"].astype(str).to_numpy()
+    both.obs["label"] = np.concatenate([reference_labels, [UNKNOWN] * int(is_query.sum())])
+    clf = scssl.model.CellTypeClassifier.from_pretrained(
+        query_model, both, labels_key="label", freeze_encoder=True
+    )
+    clf.train(max_epochs=EPOCHS["probe"], seed=seed, validation_fraction=0.0, **TRAIN)
+    return np.asarray(clf.predict(indices=np.flatnonzero(is_query))).astype(str)
+
+
+def run_scssl_frozen_knn(reference: AnnData, query: AnnData, gene_map: str, seed: int):
+    """Lever: no query training; the reference encoder (blind to the donor) embeds the query."""
+    model = _reference_model(reference, seed, encode_covariates=False)
+    mapped = query.copy()
+    scssl.model.MaskedAE.prepare_query_anndata(mapped, model, gene_map=gene_map)
+    mapped.obs["donor"] = pd.Categorical(
+        [model.adata.obs["donor"].cat.categories[0]] * mapped.n_obs,
+        categories=model.adata.obs["donor"].cat.categories,
+    )  # a placeholder: the encoder does not see the donor
+    return knn_labels(
+        model.get_latent_representation(),
+        model.adata.obs["cell_type1"].astype(str).to_numpy(),
+        model.get_latent_representation(mapped),
+    )
+
+
+def run_scssl_joint_knn(reference: AnnData, query: AnnData, gene_map: str, seed: int):
+    """Lever, the analogue of joint PCA: one MaskedAE on reference and query together."""
+    renamed = query.copy()
+    renamed.var_names = scssl.data.map_gene_names(query.var_names, gene_map)[0]
+    renamed = renamed[:, reference.var_names].copy()
+    joint = anndata.concat([reference, renamed], label="side", keys=["ref", "query"])
+    scvi.settings.seed = seed
+    scssl.model.MaskedAE.setup_anndata(joint, batch_key="donor")
+    model = scssl.model.MaskedAE(joint, **MODEL_KWARGS)
+    model.train(max_epochs=EPOCHS["ssl"], **TRAIN)
+    z = model.get_latent_representation()
+    is_ref = (joint.obs["side"] == "ref").to_numpy()
+    return knn_labels(z[is_ref], reference.obs["cell_type1"].astype(str).to_numpy(), z[~is_ref])
+
+
+METHODS = {
+    "scssl_query_knn": run_scssl,
+    "scanvi_query": run_scanvi,
+    "joint_pca_knn": run_joint_pca,
+    # levers tried after the first run missed the target (see the result file)
+    "scssl_query_probe": run_scssl_query_probe,
+    "scssl_frozen_knn": run_scssl_frozen_knn,
+    "scssl_joint_knn": run_scssl_joint_knn,
+}
+
+
+EXPLORE_SEEDS = (0, 1, 2)  # the levers are compared here ...
+CONFIRM_SEEDS = (3, 4, 5)  # ... and the pick is judged against scANVI here
+
+
+def verdict(runs: pd.DataFrame) -> str:
+    """The target by the rule fixed before the lever run (see the module docstring)."""
+    means = runs.groupby(["method", runs.seed.isin(CONFIRM_SEEDS)]).macro_f1.mean().unstack()
+    explore, confirm = means[False], means.get(True, pd.Series(dtype=float))
+    scssl_variants = [m for m in explore.index if m.startswith("scssl")]
+    pick = explore[scssl_variants].idxmax()
+    lines = [
+        f"* first run's rule, seeds {list(EXPLORE_SEEDS)}: scssl_query_knn "
+        f"{explore['scssl_query_knn']:.3f} vs scANVI {explore['scanvi_query']:.3f}: "
+        + ("met" if explore["scssl_query_knn"] >= explore["scanvi_query"] else "NOT met"),
+        f"* pick among the scssl variants on seeds {list(EXPLORE_SEEDS)}: {pick} "
+        f"({explore[pick]:.3f})",
+    ]
+    if pick in confirm and "scanvi_query" in confirm:
+        met = confirm[pick] >= confirm["scanvi_query"]
+        lines.append(
+            f"* confirmation, seeds {list(CONFIRM_SEEDS)}: {pick} {confirm[pick]:.3f} vs scANVI "
+            f"{confirm['scanvi_query']:.3f} (joint PCA {confirm.get('joint_pca_knn', np.nan):.3f})"
+            f": target {'met' if met else 'NOT met'}"
+        )
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[*EXPLORE_SEEDS, *CONFIRM_SEEDS])
+    parser.add_argument("--methods", nargs="+", default=list(METHODS))
     parser.add_argument("--quick", action="store_true", help="2 epochs everywhere (smoke run)")
     args = parser.parse_args()
     if args.quick:
         EPOCHS.update(dict.fromkeys(EPOCHS, 2))
+    else:
+        RUNS_CSV.unlink(missing_ok=True)
     set_threads()
     reference, query, gene_map = load()
     truth = query.obs["truth"].to_numpy()
     rows = []
     for seed in args.seeds:
-        for method, run in METHODS.items():
+        for method in args.methods:
             start = time.perf_counter()
-            predicted = run(reference, query, gene_map, seed)
+            predicted = METHODS[method](reference, query, gene_map, seed)
             row = {"method": method, "seed": seed, **score(truth, predicted)}
             row["seconds"] = time.perf_counter() - start
             print(row, flush=True)
@@ -176,23 +285,22 @@ def main() -> None:
     if args.quick:
         return
     runs = pd.DataFrame(rows)
-    summary = runs.groupby("method", sort=False).agg(["mean", "std"]).drop(columns="seed")
-    means = runs.groupby("method").macro_f1.mean()
-    verdict = (
-        f"scssl {means['scssl_query_knn']:.3f} vs scANVI {means['scanvi_query']:.3f} "
-        f"(joint PCA {means['joint_pca_knn']:.3f}): target "
-        + ("met." if means["scssl_query_knn"] >= means["scanvi_query"] else "NOT met.")
+    summary = (
+        runs.assign(seeds=np.where(runs.seed.isin(CONFIRM_SEEDS), "3-5", "0-2"))
+        .groupby(["seeds", "method"], sort=False)
+        .agg(["mean", "std"])
+        .drop(columns="seed")
     )
     write_markdown(
         RESULTS / "cross_species.md",
         "Cross-species mapping: human Baron reference -> mouse pancreas query",
         [
             ("Macro-F1 over the shared types (mean and sd over seeds)", summary),
-            ("Target (fixed before the run): scssl >= scANVI", verdict),
+            ("Target (fixed before the run): scssl >= scANVI", verdict(runs)),
             ("Per seed", runs.set_index(["method", "seed"])),
         ],
     )
-    print(verdict)
+    print(verdict(runs))
 
 
 if __name__ == "__main__":

@@ -26,8 +26,11 @@ Design (fixed before the run):
   RNA, pbmc68k, the PC9 cells; the evaluation set left out), aligned to the study's
   2000 genes through the on-disk :class:`scssl.data.AnnDataCollection` (missing genes
   read as zero counts and reported) and trained from its ``CollectionDataModule``.
-  There is no other mouse set, so mouse pancreas has (a) only.
-* Target: at every k <= 10 the best pretrained variant beats from-scratch by >= 0.04
+  There is no other mouse set, so mouse pancreas has (a) only. (c) ``pooled_plus_study``:
+  the pooled corpus *and* the study, added after the main run's first tables showed (b)
+  far below (a) on Baron; run separately (``--pooled-plus-study``), on the same
+  replicates, paired with the main run's from-scratch rows. Not part of the target.
+* Target: at every k <= 10 the best pretrained variant of (a) and (b) beats from-scratch by >= 0.04
   macro-F1 (mean of the paired per-replicate differences) on at least two sets.
 
 Per-run rows go to ``results/few_shot_runs_<dataset>.csv``; ``--report`` writes
@@ -108,11 +111,13 @@ def folds(adata: AnnData, batch: str | None) -> dict[str, np.ndarray]:
     return masks
 
 
-def write_corpus(study: str, genes: pd.Index, folder: Path) -> tuple[AnnDataCollection, str]:
-    """The other human sets as one h5ad each, read as one collection on ``genes``."""
+def write_corpus(
+    study: str, genes: pd.Index, folder: Path, include_study: bool = False
+) -> tuple[AnnDataCollection, str]:
+    """The other human sets (and the study) as one h5ad each, one collection on ``genes``."""
     paths = []
     for name, load in HUMAN_SETS.items():
-        if name == study:
+        if name == study and not include_study:
             continue
         adata = load()
         counts = sparse.csr_matrix(adata.X, dtype=np.float32)
@@ -175,11 +180,6 @@ def one_replicate(ctx: dict, fold: str, held_out: np.ndarray, k: int, seed: int,
     adata, truth = ctx["adata"], ctx["truth"]
     labelled = sample_per_label(truth, k, eligible=~held_out, seed=1000 * seed + draw)
     n_neighbours = min(15, k)
-    for rep in ("pca", "scvi"):
-        start = time.perf_counter()
-        emb = ctx["embedding"][rep]
-        pred = knn_predict(emb[labelled], truth[labelled], emb[held_out], k=n_neighbours)
-        yield f"knn_{rep}", pred, time.perf_counter() - start
     obs = ctx["classifier_obs"]
     for corpus, ssl_model in ctx["pretrained"].items():
         for mode in ("probe", "finetune"):
@@ -187,6 +187,13 @@ def one_replicate(ctx: dict, fold: str, held_out: np.ndarray, k: int, seed: int,
                 ssl_model, adata, truth, labelled, held_out, mode, seed, obs=obs[corpus]
             )
             yield f"{mode}_{corpus}", pred, seconds
+    if ctx["vae"] is None:  # the supplementary corpus run: pretrained variants only
+        return
+    for rep in ("pca", "scvi"):
+        start = time.perf_counter()
+        emb = ctx["embedding"][rep]
+        pred = knn_predict(emb[labelled], truth[labelled], emb[held_out], k=n_neighbours)
+        yield f"knn_{rep}", pred, time.perf_counter() - start
     pred, seconds = classifier_run(
         ctx["pretrained"]["study"],
         adata,
@@ -199,44 +206,53 @@ def one_replicate(ctx: dict, fold: str, held_out: np.ndarray, k: int, seed: int,
     )
     yield "scratch", pred, seconds
     start = time.perf_counter()
-    pred = scanvi_predict(ctx["scvi"], np.where(labelled, truth, UNKNOWN), held_out, seed)
+    pred = scanvi_predict(ctx["vae"], np.where(labelled, truth, UNKNOWN), held_out, seed)
     yield "scanvi", pred, time.perf_counter() - start
 
 
-def run_dataset(name: str, seeds: list[int], quick: bool) -> None:
+def run_dataset(name: str, seeds: list[int], quick: bool, plus_study: bool = False) -> None:
+    """All methods on one set; ``plus_study``: only the encoder pretrained on the pooled
+    corpus *with* the study (a supplementary run, after the main one)."""
     spec = DATASETS[name]
     adata = hvg_subset(spec["load"](), spec["batch"])
     truth = adata.obs[spec["labels"]].astype(str).to_numpy()
-    out = RESULTS / f"few_shot_runs_{name}{'_quick' if quick else ''}.csv"
+    suffix = ("_pooled_plus_study" if plus_study else "") + ("_quick" if quick else "")
+    out = RESULTS / f"few_shot_runs_{name}{suffix}.csv"
     out.unlink(missing_ok=True)
     columns = [c for c in (spec["labels"], spec["batch"]) if c]
     classifier_obs = {
         "study": adata.obs[columns].copy(),
         "pooled": adata.obs[columns].assign(**{SOURCE_KEY: name}),
+        "pooled_plus_study": adata.obs[columns].assign(**{SOURCE_KEY: name}),
     }
     shots = SHOTS[:2] if quick else SHOTS
     with tempfile.TemporaryDirectory() as folder:
         collection, coverage = (None, "")
         if name in HUMAN_SETS:
-            collection, coverage = write_corpus(name, adata.var_names, Path(folder))
+            collection, coverage = write_corpus(name, adata.var_names, Path(folder), plus_study)
             print(f"{name} pooled corpus: {coverage}", flush=True)
-            (RESULTS / f"few_shot_corpus_{name}.txt").write_text(coverage + "\n")
+            (RESULTS / f"few_shot_corpus_{name}{suffix}.txt").write_text(coverage + "\n")
         for seed in seeds:
             start = time.perf_counter()
-            pretrained = {"study": pretrain_study(adata, spec["batch"], seed)}
-            if collection is not None:
-                pretrained["pooled"] = pretrain_pooled(collection, seed)
-            vae = fit_scvi(adata, spec["batch"], seed)
+            if plus_study:
+                pretrained = {"pooled_plus_study": pretrain_pooled(collection, seed)}
+                vae, embedding = None, {}
+            else:
+                pretrained = {"study": pretrain_study(adata, spec["batch"], seed)}
+                if collection is not None:
+                    pretrained["pooled"] = pretrain_pooled(collection, seed)
+                vae = fit_scvi(adata, spec["batch"], seed)
+                embedding = {
+                    "pca": pca(adata, seed).embedding,
+                    "scvi": vae.get_latent_representation(),
+                }
             ctx = {
                 "adata": adata,
                 "truth": truth,
                 "pretrained": pretrained,
-                "scvi": vae,
+                "vae": vae,
                 "classifier_obs": classifier_obs,
-                "embedding": {
-                    "pca": pca(adata, seed).embedding,
-                    "scvi": vae.get_latent_representation(),
-                },
+                "embedding": embedding,
             }
             print(f"{name} seed {seed}: models in {time.perf_counter() - start:.0f}s", flush=True)
             for fold, held_out in folds(adata, spec["batch"]).items():
@@ -255,7 +271,11 @@ def run_dataset(name: str, seeds: list[int], quick: bool) -> None:
                 print(f"  {name} seed {seed} fold {fold} done", flush=True)
 
 
-PRETRAINED = ("probe_study", "finetune_study", "probe_pooled", "finetune_pooled")
+PRETRAINED = tuple(
+    f"{mode}_{corpus}"
+    for corpus in ("study", "pooled", "pooled_plus_study")
+    for mode in ("probe", "finetune")
+)
 TARGET_SHOTS = (1, 3, 10)
 TARGET_MARGIN = 0.04
 
@@ -269,7 +289,8 @@ def replicate_scores(frame: pd.DataFrame) -> pd.DataFrame:
 def mean_sd(values: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     grouped = values.groupby(level=keys)
     mean, sd = grouped.mean(), grouped.std()
-    return mean.combine(sd, lambda m, s: [f"{a:.3f} ± {b:.3f}" for a, b in zip(m, s)])
+    text = {c: [f"{a:.3f} ± {b:.3f}" for a, b in zip(mean[c], sd[c])] for c in mean}
+    return pd.DataFrame(text, index=mean.index)
 
 
 def paired_differences(scores: pd.DataFrame) -> pd.DataFrame:
@@ -296,19 +317,22 @@ def paired_differences(scores: pd.DataFrame) -> pd.DataFrame:
 
 def verdict(diffs: pd.DataFrame) -> str:
     """The target, by the rule in the module docstring."""
-    best = diffs["mean_diff"].groupby(level=["dataset", "k"]).max()
-    lines, passed = [], 0
+    judged = diffs[~diffs.index.get_level_values("variant").str.endswith("plus_study")]
+    best = judged["mean_diff"].groupby(level=["dataset", "k"]).max()
+    lines, passed, passed_somewhere = [], 0, 0
     for dataset, part in best.groupby(level="dataset"):
         at_small = part.droplevel("dataset").reindex(TARGET_SHOTS)
         ok = bool((at_small >= TARGET_MARGIN).all())
         passed += ok
+        passed_somewhere += bool((at_small >= TARGET_MARGIN).any())
         shown = ", ".join(f"k={k}: {v:+.3f}" for k, v in at_small.items())
         outcome = "met" if ok else "not met"
         lines.append(f"* {dataset}: best pretrained - scratch {shown} -> {outcome}")
     met = "MET" if passed >= 2 else "NOT MET"
     lines.append(
         f"\nTarget (>= {TARGET_MARGIN} at every k <= 10 on >= 2 of 3 sets): {met} "
-        f"({passed} of {best.index.get_level_values('dataset').nunique()} sets)."
+        f"({passed} of {best.index.get_level_values('dataset').nunique()} sets). "
+        f"The weaker reading, >= {TARGET_MARGIN} at *some* k <= 10: {passed_somewhere} sets."
     )
     return "\n".join(lines)
 
@@ -327,6 +351,7 @@ def report() -> None:
     corpus = "\n".join(
         f"* {p.stem.removeprefix('few_shot_corpus_')}: {p.read_text().strip()}"
         for p in sorted(RESULTS.glob("few_shot_corpus_*.txt"))
+        if "quick" not in p.stem
     )
     seconds = frame.groupby("method")["seconds"].mean().to_frame("mean seconds per fit")
     n = frame.groupby("dataset")[["seed", "draw", "fold"]].nunique()
@@ -355,6 +380,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--quick", action="store_true", help="2 epochs, k <= 3, one seed")
     parser.add_argument("--report", action="store_true", help="only write few_shot.md")
+    parser.add_argument(
+        "--pooled-plus-study",
+        action="store_true",
+        help="supplementary run: only the encoder pretrained on the pooled corpus + the study",
+    )
     args = parser.parse_args()
     if args.report:
         report()
@@ -365,7 +395,8 @@ def main() -> None:
     set_threads()
     start = time.perf_counter()
     for name in args.datasets:
-        run_dataset(name, args.seeds[:1] if args.quick else args.seeds, args.quick)
+        seeds = args.seeds[:1] if args.quick else args.seeds
+        run_dataset(name, seeds, args.quick, plus_study=args.pooled_plus_study)
     print(f"done in {(time.perf_counter() - start) / 60:.1f} min", flush=True)
 
 
