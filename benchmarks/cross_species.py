@@ -220,6 +220,25 @@ def run_scssl_joint_knn(reference: AnnData, query: AnnData, gene_map: str, seed:
     return knn_labels(z[is_ref], reference.obs["cell_type1"].astype(str).to_numpy(), z[~is_ref])
 
 
+def run_scanvi_joint(reference: AnnData, query: AnnData, gene_map: str, seed: int):
+    """Peer of the joint MaskedAE: scVI -> scANVI on reference and query together, the
+    query cells unlabelled (scANVI's semi-supervised integration, no reference mapping)."""
+    renamed = query.copy()
+    renamed.var_names = scssl.data.map_gene_names(query.var_names, gene_map)[0]
+    renamed = renamed[:, reference.var_names].copy()
+    joint = anndata.concat([reference, renamed], label="side", keys=["ref", "query"])
+    is_ref = (joint.obs["side"] == "ref").to_numpy()
+    labels = reference.obs["cell_type1"].astype(str).to_numpy()
+    joint.obs["label"] = np.concatenate([labels, [UNKNOWN] * int((~is_ref).sum())])
+    scvi.settings.seed = seed
+    scvi.model.SCVI.setup_anndata(joint, batch_key="donor", labels_key="label")
+    vae = scvi.model.SCVI(joint, n_latent=10)
+    vae.train(max_epochs=EPOCHS["scvi"], **TRAIN)
+    scanvi = scvi.model.SCANVI.from_scvi_model(vae, unlabeled_category=UNKNOWN)
+    scanvi.train(max_epochs=EPOCHS["scanvi"], n_samples_per_label=100, **TRAIN)
+    return np.asarray(scanvi.predict(indices=np.flatnonzero(~is_ref))).astype(str)
+
+
 METHODS = {
     "scssl_query_knn": run_scssl,
     "scanvi_query": run_scanvi,
@@ -228,9 +247,23 @@ METHODS = {
     "scssl_query_probe": run_scssl_query_probe,
     "scssl_frozen_knn": run_scssl_frozen_knn,
     "scssl_joint_knn": run_scssl_joint_knn,
+    # the matching peer of scssl_joint_knn, added once its first seeds were seen
+    "scanvi_joint": run_scanvi_joint,
 }
 
 
+VARIANTS = """\
+* Reference mapping, the reference model frozen: `scssl_query_knn` (scArches-style
+  `load_query_data` + kNN; the first run's method), `scssl_query_probe` (a linear probe
+  on the mapped encoder), `scssl_frozen_knn` (no query training, a donor-blind encoder),
+  and the peer `scanvi_query` (`SCANVI.load_query_data`).
+* Joint models, reference and query cells fitted together (query unlabelled):
+  `scssl_joint_knn` (one MaskedAE, species as one more batch, then kNN),
+  `joint_pca_knn`, and the peer `scanvi_joint` (scVI -> scANVI on both, query cells
+  unlabelled), added as the matching peer after `scssl_joint_knn`'s first seeds.
+* So the target is met by a joint MaskedAE, not by mapping onto a frozen reference;
+  the frozen-reference paths stay below scANVI's query mapping, and joint PCA is the
+  most stable method here (it has no seed)."""
 EXPLORE_SEEDS = (0, 1, 2)  # the levers are compared here ...
 CONFIRM_SEEDS = (3, 4, 5)  # ... and the pick is judged against scANVI here
 
@@ -255,6 +288,11 @@ def verdict(runs: pd.DataFrame) -> str:
             f"{confirm['scanvi_query']:.3f} (joint PCA {confirm.get('joint_pca_knn', np.nan):.3f})"
             f": target {'met' if met else 'NOT met'}"
         )
+    if pick in confirm and "scanvi_joint" in confirm:
+        lines.append(
+            f"* against the joint peer, seeds {list(CONFIRM_SEEDS)}: {pick} {confirm[pick]:.3f} "
+            f"vs scANVI trained on reference + query {confirm['scanvi_joint']:.3f}"
+        )
     return "\n".join(lines)
 
 
@@ -263,10 +301,16 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[*EXPLORE_SEEDS, *CONFIRM_SEEDS])
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
     parser.add_argument("--quick", action="store_true", help="2 epochs everywhere (smoke run)")
+    parser.add_argument(
+        "--append", action="store_true", help="add to the runs CSV; report on all its rows"
+    )
+    parser.add_argument("--report", action="store_true", help="only rewrite the result file")
     args = parser.parse_args()
+    if args.report:
+        args.methods, args.append = [], True
     if args.quick:
         EPOCHS.update(dict.fromkeys(EPOCHS, 2))
-    else:
+    elif not args.append:
         RUNS_CSV.unlink(missing_ok=True)
     set_threads()
     reference, query, gene_map = load()
@@ -284,7 +328,7 @@ def main() -> None:
                 append_row(RUNS_CSV, row)
     if args.quick:
         return
-    runs = pd.DataFrame(rows)
+    runs = pd.read_csv(RUNS_CSV)
     summary = (
         runs.assign(seeds=np.where(runs.seed.isin(CONFIRM_SEEDS), "3-5", "0-2"))
         .groupby(["seeds", "method"], sort=False)
@@ -297,6 +341,7 @@ def main() -> None:
         [
             ("Macro-F1 over the shared types (mean and sd over seeds)", summary),
             ("Target (fixed before the run): scssl >= scANVI", verdict(runs)),
+            ("What the variants are", VARIANTS),
             ("Per seed", runs.set_index(["method", "seed"])),
         ],
     )
