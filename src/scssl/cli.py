@@ -172,6 +172,8 @@ def pretrain(args: argparse.Namespace) -> dict:
         model=args.model,
         layer=args.layer,
         batch_key=args.batch_key,
+        categorical_covariate_keys=args.categorical_covariate_keys,
+        continuous_covariate_keys=args.continuous_covariate_keys,
         max_epochs=args.max_epochs,
         batch_size=args.batch_size,
         checkpoint_every_n_steps=args.checkpoint_every,
@@ -278,6 +280,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_pre.add_argument("--model", default="masked_ae", help="masked_ae, simclr, byol, ...")
     p_pre.add_argument("--layer", default=None)
     p_pre.add_argument("--batch-key", default=None)
+    p_pre.add_argument(
+        "--categorical-covariate-keys", nargs="+", default=None, help="further obs columns"
+    )
+    p_pre.add_argument(
+        "--continuous-covariate-keys", nargs="+", default=None, help="numeric obs columns"
+    )
     p_pre.add_argument("--max-epochs", type=_positive_int, default=None)
     p_pre.add_argument("--batch-size", type=_positive_int, default=128)
     p_pre.add_argument(

@@ -35,7 +35,8 @@ from ._normalize import log_normalize
 from ._samplers import Block, BlockShuffleSampler, make_blocks
 from ._soma import soma_schema_anndata
 from ._sparse_loading import SparseDataSplitter, is_csr_matrix
-from ._store import AnnDataCollection, GeneAlignment, read_gene_list
+from ._store import AnnDataCollection
+from ._store_genes import GeneAlignment, read_gene_list
 from ._validation import (
     check_count_values,
     check_obs_columns,

@@ -4,8 +4,8 @@
 only ``obs`` and ``var`` are read into memory; count rows are read from disk as CSR
 blocks when a minibatch needs them. Every file is aligned to one gene list (the
 user's, or the first file's): genes a file lacks are zeros in its cells and are
-reported; genes outside the list are dropped. The batch covariate comes from each
-file's ``obs``.
+reported; genes outside the list are dropped. The batch and other covariates come
+from each file's ``obs`` (:mod:`scssl.data._store_covariates`).
 
 :class:`CollectionDataModule` (a Lightning datamodule, for scvi-tools'
 ``model.train(datamodule=...)``) draws minibatches with the block-shuffled sampler of
@@ -18,7 +18,6 @@ import copy
 import logging
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import anndata
@@ -31,51 +30,10 @@ from scipy import sparse
 from scvi import REGISTRY_KEYS
 
 from ._samplers import Block
+from ._store_covariates import StoreCovariates, read_obs_column
+from ._store_genes import GeneAlignment
 
 logger = logging.getLogger("scssl")
-
-
-@dataclass(frozen=True)
-class GeneAlignment:
-    """How one file's genes map onto the collection's gene list.
-
-    Attributes
-    ----------
-    path
-        The file.
-    n_file_genes
-        Genes in the file.
-    n_shared
-        Genes of the collection's list that the file has.
-    missing
-        Genes of the list the file lacks (their counts are zero in its cells).
-    n_dropped
-        Genes of the file that are not in the list (not read into minibatches).
-    """
-
-    path: str
-    n_file_genes: int
-    n_shared: int
-    missing: tuple[str, ...]
-    n_dropped: int
-
-
-def read_gene_list(path: str | Path) -> list[str]:
-    r"""Gene names from a text file, one per line (blank lines and ``#`` comments skipped).
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> p = pathlib.Path(tempfile.mkdtemp()) / "genes.txt"
-    >>> _ = p.write_text("CD3E\n# comment\nMS4A1\n")
-    >>> read_gene_list(p)
-    ['CD3E', 'MS4A1']
-    """
-    lines = Path(path).read_text().splitlines()
-    genes = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-    if not genes:
-        raise ValueError(f"{path} lists no genes (one gene name per line expected)")
-    return genes
 
 
 def _open_store(path: Path):
@@ -99,6 +57,9 @@ class AnnDataCollection:
         Layer holding the counts in every file; ``None`` reads ``X``. It must be CSR.
     batch_key
         Column of every file's ``obs`` with the batch; ``None``: no batch covariate.
+    categorical_covariate_keys, continuous_covariate_keys
+        Further ``obs`` columns every file has, passed to the model as scvi-tools'
+        covariates; set the model up on :meth:`schema_anndata` with the same keys.
     min_gene_overlap
         Refuse a file that has fewer than this share of the gene list.
 
@@ -118,6 +79,8 @@ class AnnDataCollection:
         genes: Sequence[str] | None = None,
         layer: str | None = None,
         batch_key: str | None = None,
+        categorical_covariate_keys: Sequence[str] | None = None,
+        continuous_covariate_keys: Sequence[str] | None = None,
         min_gene_overlap: float = 0.5,
     ):
         if isinstance(paths, str | Path):
@@ -131,26 +94,36 @@ class AnnDataCollection:
         self.layer = layer
         self.batch_key = batch_key
         self.min_gene_overlap = min_gene_overlap
+        categorical, continuous = categorical_covariate_keys or (), continuous_covariate_keys or ()
+        keys = [*([batch_key] if batch_key else []), *categorical, *continuous]
+        if len(set(keys)) < len(keys):
+            raise ValueError(f"an obs column is given twice among batch and covariate keys: {keys}")
         self._handles: dict[int, list] = {}
-        # only the row counts, gene names and batch labels stay in memory: a million
+        # only the row counts, gene names, batch and covariates stay in memory: a million
         # cells' full obs would be the largest thing the collection holds
-        n_rows, batches, self._file_var_names = [], [], []
+        n_rows, columns, self._file_var_names = [], [], []
         for path in self.paths:
-            n, batch, var_names = self._read_metadata(path)
+            n, file_columns, var_names = self._read_metadata(path, categorical, continuous)
             n_rows.append(n)
-            batches.append(batch)
+            columns.append(file_columns)
             self._file_var_names.append(var_names)
         self.file_n_obs = np.array(n_rows, dtype=np.int64)
         self.offsets = np.concatenate([[0], np.cumsum(self.file_n_obs)])
+        batches = [c[batch_key].astype(str).to_numpy() if batch_key else None for c in columns]
         self.batch_categories, self.batch_codes = self._batch_codes_from_labels(batches)
+        self.covariates = StoreCovariates.from_columns(
+            columns, categorical, continuous, self.paths, self.n_obs
+        )
         self._set_genes(genes if genes is not None else self._file_var_names[0])
 
     # -- construction helpers ------------------------------------------------------------
     def _matrix_key(self) -> str:
         return "X" if self.layer is None else f"layers/{self.layer}"
 
-    def _read_metadata(self, path: Path) -> tuple[int, np.ndarray | None, pd.Index]:
-        """A file's number of cells, batch labels and gene names (counts checked CSR)."""
+    def _read_metadata(
+        self, path: Path, categorical: Sequence[str], continuous: Sequence[str]
+    ) -> tuple[int, dict[str, pd.Series], pd.Index]:
+        """A file's number of cells, batch and covariate columns and gene names (CSR checked)."""
         store = _open_store(path)
         try:
             key = self._matrix_key()
@@ -164,14 +137,12 @@ class AnnDataCollection:
                 )
             obs = store["obs"]
             n_obs = len(obs[obs.attrs["_index"]])
-            batch = None
-            if self.batch_key is not None:
-                if self.batch_key not in obs:
-                    raise KeyError(f"batch_key={self.batch_key!r} is not a column of {path}'s obs")
-                batch = pd.Series(anndata.io.read_elem(obs[self.batch_key]))
-                if batch.isna().any():
-                    raise ValueError(f"{path}: obs[{self.batch_key!r}] has missing values")
-                batch = batch.astype(str).to_numpy()
+            roles = {
+                **({self.batch_key: "batch_key"} if self.batch_key else {}),
+                **dict.fromkeys(categorical, "categorical_covariate_keys"),
+                **dict.fromkeys(continuous, "continuous_covariate_keys"),
+            }
+            columns = {key: read_obs_column(obs, key, path, role) for key, role in roles.items()}
             var_names = pd.Index(anndata.io.read_elem(store["var"]).index.astype(str))
             n_rows = int(store[key].attrs["shape"][0])
         finally:
@@ -179,7 +150,7 @@ class AnnDataCollection:
                 store.close()
         if n_rows != n_obs:
             raise ValueError(f"{path}: obs has {n_obs} rows but the counts have {n_rows}")
-        return n_rows, batch, var_names
+        return n_rows, columns, var_names
 
     def read_obs(self, file: int) -> pd.DataFrame:
         """The full ``obs`` of one file, read from disk (the collection keeps none in memory).
@@ -266,6 +237,7 @@ class AnnDataCollection:
         return (
             f"AnnDataCollection of {len(self.paths)} files: {self.n_obs} cells x "
             f"{self.n_vars} genes, batch_key={self.batch_key!r}"
+            + (f", covariates {list(self.covariates.keys)}" if self.covariates.keys else "")
         )
 
     # -- reading -------------------------------------------------------------------------
@@ -312,6 +284,8 @@ class AnnDataCollection:
         if self.batch_key is not None:
             labels = np.asarray(self.batch_categories)[self.batch_codes[rows]]
             obs[self.batch_key] = pd.Categorical(labels, categories=self.batch_categories)
+        for key, column in self.covariates.obs_columns(rows).items():
+            obs[key] = column
         return AnnData(matrix, obs=obs, var=pd.DataFrame(index=self.var_names))
 
     def _obs_names(self, rows: np.ndarray) -> np.ndarray:
@@ -343,12 +317,17 @@ class AnnDataCollection:
             size=matrix.shape,
         )
         batch = torch.from_numpy(self.batch_codes[rows]).unsqueeze(1)
-        return {
+        tensors = {
             REGISTRY_KEYS.X_KEY: x,
             REGISTRY_KEYS.BATCH_KEY: batch,
             REGISTRY_KEYS.LABELS_KEY: torch.zeros_like(batch),
             REGISTRY_KEYS.INDICES_KEY: torch.from_numpy(np.asarray(rows, dtype=np.int64))[:, None],
         }
+        if self.covariates.categorical_keys:
+            tensors[REGISTRY_KEYS.CAT_COVS_KEY] = torch.from_numpy(self.covariates.codes[rows])
+        if self.covariates.continuous_keys:
+            tensors[REGISTRY_KEYS.CONT_COVS_KEY] = torch.from_numpy(self.covariates.values[rows])
+        return tensors
 
     def iter_in_order(self, batch_size: int = 1024) -> Iterator[dict[str, torch.Tensor]]:
         """Every cell once, file by file, in minibatches (for embeddings)."""

@@ -28,6 +28,41 @@ def _zarr_output(path: str, n_cells: int, first: np.ndarray):
     return zarr.open_array(str(path), mode="w", shape=shape, chunks=chunks, dtype=first.dtype)
 
 
+def registered_covariates(model) -> dict:
+    """The categorical (with their categories) and continuous covariates a model registered."""
+    registry = model.adata_manager.data_registry
+    out: dict = {"categorical": [], "categories": {}, "continuous": []}
+    if REGISTRY_KEYS.CAT_COVS_KEY in registry:
+        state = model.adata_manager.get_state_registry(REGISTRY_KEYS.CAT_COVS_KEY)
+        out["categorical"] = list(state.field_keys)
+        out["categories"] = {k: [str(c) for c in v] for k, v in state.mappings.items()}
+    if REGISTRY_KEYS.CONT_COVS_KEY in registry:
+        state = model.adata_manager.get_state_registry(REGISTRY_KEYS.CONT_COVS_KEY)
+        out["continuous"] = list(state.columns)
+    return out
+
+
+def check_trains_on_collection(model, collection: AnnDataCollection) -> None:
+    """Training passes the collection's codes as they are: they must be the model's."""
+    batches = model.adata_manager.get_state_registry(REGISTRY_KEYS.BATCH_KEY)
+    model_batches = [str(c) for c in batches.categorical_mapping]
+    ours = registered_covariates(model)
+    same = (collection.batch_key is None and len(model_batches) <= 1) or (
+        model_batches == list(collection.batch_categories)
+    )
+    theirs = collection.covariates
+    same &= ours["categorical"] == list(theirs.categorical_keys)
+    same &= ours["continuous"] == list(theirs.continuous_keys)
+    same &= all(ours["categories"][k] == theirs.categories.get(k) for k in ours["categorical"])
+    if not same:
+        raise ValueError(
+            "the datamodule's collection has other batches or covariates than the model was "
+            f"set up with (model: batches {model_batches[:10]}, covariates "
+            f"{ours['categorical'] + ours['continuous']}; collection: {collection!r}); set "
+            "the model up on collection.schema_anndata() with the collection's keys"
+        )
+
+
 class CellMappingMixin(_ModelBase):
     """``_map_cells``: apply a function of a minibatch to every cell, in eval mode.
 
@@ -54,6 +89,34 @@ class CellMappingMixin(_ModelBase):
             )
         return np.array([categories.index(c) for c in collection.batch_categories])
 
+    def _collection_covariate_maps(self, collection: AnnDataCollection) -> list[np.ndarray]:
+        """Per categorical covariate, the model code of each of the collection's categories.
+
+        The collection must hold the covariates the model was set up with, by the same
+        keys in the same order; unknown categories are refused.
+        """
+        ours, theirs = registered_covariates(self), collection.covariates
+        if ours["categorical"] != list(theirs.categorical_keys) or ours["continuous"] != list(
+            theirs.continuous_keys
+        ):
+            raise ValueError(
+                f"the model was set up with categorical covariates {ours['categorical']} and "
+                f"continuous {ours['continuous']}, the collection reads "
+                f"{list(theirs.categorical_keys)} and {list(theirs.continuous_keys)}; build it "
+                "with the same categorical_covariate_keys= / continuous_covariate_keys="
+            )
+        maps = []
+        for key in ours["categorical"]:
+            categories = ours["categories"][key]
+            unknown = sorted(set(theirs.categories[key]) - set(categories))
+            if unknown:
+                raise ValueError(
+                    f"obs[{key!r}] of the collection has categories {unknown[:5]} the model "
+                    f"never saw (it knows {categories[:10]})"
+                )
+            maps.append(np.array([categories.index(c) for c in theirs.categories[key]]))
+        return maps
+
     def _iterate_minibatches(
         self,
         adata: AnnData | AnnDataCollection | None,
@@ -64,8 +127,13 @@ class CellMappingMixin(_ModelBase):
             if indices is not None:
                 raise ValueError("indices= is not supported for a collection")
             codes = torch.as_tensor(self._collection_batch_codes(adata))
+            covariate_maps = [torch.as_tensor(m) for m in self._collection_covariate_maps(adata)]
             for tensors in adata.iter_in_order(batch_size or 1024):
                 tensors[REGISTRY_KEYS.BATCH_KEY] = codes[tensors[REGISTRY_KEYS.BATCH_KEY]]
+                if covariate_maps:
+                    cat = tensors[REGISTRY_KEYS.CAT_COVS_KEY]
+                    columns = [m[cat[:, j]] for j, m in enumerate(covariate_maps)]
+                    tensors[REGISTRY_KEYS.CAT_COVS_KEY] = torch.stack(columns, dim=1)
                 yield tensors
             return
         if adata is not None:

@@ -80,6 +80,8 @@ def pretrain(
     model: PretrainModel = "masked_ae",
     layer: str | None = None,
     batch_key: str | None = None,
+    categorical_covariate_keys: Sequence[str] | None = None,
+    continuous_covariate_keys: Sequence[str] | None = None,
     max_epochs: int | None = None,
     batch_size: int = 128,
     checkpoint_every_n_steps: int = 1000,
@@ -111,6 +113,9 @@ def pretrain(
         ``"masked_ae"`` or a contrastive method (``"simclr"``, ``"byol"``, ...).
     layer, batch_key
         Counts layer and ``obs`` batch column of every file.
+    categorical_covariate_keys, continuous_covariate_keys
+        Further ``obs`` columns of every file given to the model as covariates
+        (scvi-tools' meaning; see :class:`~scssl.data.AnnDataCollection`).
     max_epochs
         Passes over the data; ``None``: the scssl default for this many cells.
     batch_size, validation_fraction, num_workers, seed
@@ -159,7 +164,18 @@ def pretrain(
     model_cls, fixed_kwargs = _model_class(model)
     if isinstance(genes, str | Path):
         genes = read_gene_list(genes)
-    collection = AnnDataCollection(paths, genes=genes, layer=layer, batch_key=batch_key)
+    covariates: dict[str, list[str] | None] = {
+        "categorical_covariate_keys": list(categorical_covariate_keys or []) or None,
+        "continuous_covariate_keys": list(continuous_covariate_keys or []) or None,
+    }
+    collection = AnnDataCollection(
+        paths,
+        genes=genes,
+        layer=layer,
+        batch_key=batch_key,
+        categorical_covariate_keys=covariates["categorical_covariate_keys"],
+        continuous_covariate_keys=covariates["continuous_covariate_keys"],
+    )
     if genes is not None:
         gene_selection = "the given gene list"
     elif n_top_genes is not None and n_top_genes < collection.n_vars:
@@ -172,7 +188,7 @@ def pretrain(
     else:
         gene_selection = "all genes of the first file"
     schema = collection.schema_anndata()
-    model_cls.setup_anndata(schema, batch_key=batch_key)
+    model_cls.setup_anndata(schema, batch_key=batch_key, **covariates)
     trained = model_cls(schema, **fixed_kwargs, **(model_kwargs or {}))
     datamodule = CollectionDataModule(
         collection,
@@ -213,6 +229,7 @@ def pretrain(
         "layer": layer,
         "batch_key": batch_key,
         "batch_categories": collection.batch_categories,
+        **covariates,
         "max_epochs": max_epochs,
         "train_seconds": round(seconds, 1),
         "train_cells_per_second": round(progress.cells_per_second, 1),
