@@ -21,7 +21,7 @@ import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -69,6 +69,23 @@ def _write_reference_obs(collection, path: Path) -> None:
     for file, source in enumerate(collection.paths):
         obs = collection.read_obs(file).assign(scssl_file=str(source))
         obs.to_csv(path, mode="w" if file == 0 else "a", header=file == 0)
+
+
+def _gene_selected_collection(collection, genes_given: bool, n_top_genes, seed: int):
+    """The collection on the genes to train on, and how they were chosen (for the report)."""
+    from scssl.data import describe_gene_selection, highly_variable_genes
+
+    if genes_given:
+        return collection, "the given gene list"
+    if n_top_genes is None or n_top_genes >= collection.n_vars:
+        return collection, "all genes of the first file"
+    batch_key = collection.batch_key
+    sample = collection.sample_anndata(seed=seed)
+    chosen = highly_variable_genes(sample, batch_key=batch_key, n_top_genes=n_top_genes)
+    gene_selection = describe_gene_selection(len(chosen), collection.n_vars, batch_key)
+    gene_selection += f", from a sample of {sample.n_obs} cells"
+    logger.info("training on %s", gene_selection)
+    return collection.with_genes(chosen), gene_selection
 
 
 def pretrain(
@@ -150,8 +167,6 @@ def pretrain(
     from scssl.data import (
         AnnDataCollection,
         CollectionDataModule,
-        describe_gene_selection,
-        highly_variable_genes,
         read_gene_list,
     )
     from scssl.model._base import default_max_epochs
@@ -164,29 +179,16 @@ def pretrain(
     model_cls, fixed_kwargs = _model_class(model)
     if isinstance(genes, str | Path):
         genes = read_gene_list(genes)
-    covariates: dict[str, list[str] | None] = {
+    covariates: dict[str, Any] = {
         "categorical_covariate_keys": list(categorical_covariate_keys or []) or None,
         "continuous_covariate_keys": list(continuous_covariate_keys or []) or None,
     }
-    collection = AnnDataCollection(
-        paths,
-        genes=genes,
-        layer=layer,
-        batch_key=batch_key,
-        categorical_covariate_keys=covariates["categorical_covariate_keys"],
-        continuous_covariate_keys=covariates["continuous_covariate_keys"],
+    collection, gene_selection = _gene_selected_collection(
+        AnnDataCollection(paths, genes=genes, layer=layer, batch_key=batch_key, **covariates),
+        genes is not None,
+        n_top_genes,
+        seed,
     )
-    if genes is not None:
-        gene_selection = "the given gene list"
-    elif n_top_genes is not None and n_top_genes < collection.n_vars:
-        sample = collection.sample_anndata(seed=seed)
-        chosen = highly_variable_genes(sample, batch_key=batch_key, n_top_genes=n_top_genes)
-        gene_selection = describe_gene_selection(len(chosen), collection.n_vars, batch_key)
-        gene_selection += f", from a sample of {sample.n_obs} cells"
-        logger.info("training on %s", gene_selection)
-        collection = collection.with_genes(chosen)
-    else:
-        gene_selection = "all genes of the first file"
     schema = collection.schema_anndata()
     model_cls.setup_anndata(schema, batch_key=batch_key, **covariates)
     trained = model_cls(schema, **fixed_kwargs, **(model_kwargs or {}))
