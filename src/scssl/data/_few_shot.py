@@ -64,9 +64,10 @@ def sample_per_label(
             f"dtype {eligible.dtype} and shape {eligible.shape}"
         )
     usable = eligible & values.notna().to_numpy() & ~values.isin(list(exclude)).to_numpy()
+    names = values.astype(str).to_numpy()
     chosen = np.zeros(len(values), dtype=bool)
-    for i, label in enumerate(sorted(values[usable].astype(str).unique())):
-        cells = np.flatnonzero(usable & (values.astype(str) == label).to_numpy())
+    for i, label in enumerate(sorted(set(names[usable]))):
+        cells = np.flatnonzero(usable & (names == label))
         rng = np.random.default_rng([seed, i])
         chosen[rng.choice(cells, size=min(n_per_label, len(cells)), replace=False)] = True
     return chosen

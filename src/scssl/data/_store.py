@@ -30,7 +30,7 @@ from scipy import sparse
 from scvi import REGISTRY_KEYS
 
 from ._samplers import Block
-from ._store_covariates import StoreCovariates, read_obs_column
+from ._store_covariates import StoreCovariates, category_codes, read_obs_column
 from ._store_genes import GeneAlignment
 
 logger = logging.getLogger("scssl")
@@ -218,9 +218,7 @@ class AnnDataCollection:
     def _batch_codes_from_labels(self, batches: list[np.ndarray | None]):
         if self.batch_key is None:
             return ["0"], np.zeros(self.n_obs, dtype=np.int64)
-        labels: np.ndarray = np.concatenate([b for b in batches if b is not None])
-        categories = sorted(set(labels))
-        return categories, pd.Categorical(labels, categories=categories).codes.astype(np.int64)
+        return category_codes(np.concatenate([b for b in batches if b is not None]))
 
     # -- size ----------------------------------------------------------------------------
     @property

@@ -27,6 +27,12 @@ def read_obs_column(obs, key: str, path: Path, role: str) -> pd.Series:
     return column
 
 
+def category_codes(labels: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """Sorted categories of ``labels`` and each label's int64 code (batch and covariates)."""
+    categories = sorted(set(labels))
+    return categories, pd.Categorical(labels, categories=categories).codes.astype(np.int64)
+
+
 @dataclass
 class StoreCovariates:
     """Categorical and continuous covariates of all cells of a collection, in memory.
@@ -67,8 +73,7 @@ class StoreCovariates:
         categories, codes = {}, np.zeros((n_cells, len(categorical_keys)), dtype=np.int64)
         for j, key in enumerate(categorical_keys):
             labels = np.concatenate([c[key].astype(str).to_numpy() for c in columns])
-            categories[key] = sorted(set(labels))
-            codes[:, j] = pd.Categorical(labels, categories=categories[key]).codes
+            categories[key], codes[:, j] = category_codes(labels)
         values = np.zeros((n_cells, len(continuous_keys)), dtype=np.float32)
         for j, key in enumerate(continuous_keys):
             parts = []

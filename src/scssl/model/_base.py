@@ -39,7 +39,7 @@ from scssl.data import (
 )
 from scssl.train import SSLTrainingPlan, quiet_lightning
 
-from ._inference import CellMappingMixin, check_trains_on_collection
+from ._inference import CellMappingMixin
 from ._save_load import SafeFilesMixin
 from ._setup_checks import check_setup_columns
 
@@ -348,9 +348,6 @@ class ScsslModelMixin(SafeFilesMixin, CellMappingMixin):
             max_epochs = self._max_epochs(batch_size)
         if max_epochs < 1:
             raise ValueError(f"max_epochs must be at least 1, got {max_epochs}")
-        collection = getattr(trainer_kwargs.get("datamodule"), "collection", None)
-        if isinstance(collection, AnnDataCollection):
-            check_trains_on_collection(self, collection)
         self._set_training_mode()
         if early_stopping:
             patience = early_stopping_patience or self._default_early_stopping_patience
@@ -358,6 +355,9 @@ class ScsslModelMixin(SafeFilesMixin, CellMappingMixin):
             trainer_kwargs.setdefault("early_stopping_patience", patience)
             trainer_kwargs.setdefault("early_stopping_mode", "min")
         splitter_kwargs = self._datasplitter_kwargs(trainer_kwargs)
+        collection = getattr(trainer_kwargs.get("datamodule"), "collection", None)
+        if isinstance(collection, AnnDataCollection):
+            self._check_trains_on_collection(collection)
         with quiet_lightning(verbose):
             return super().train(
                 max_epochs=max_epochs,

@@ -42,25 +42,17 @@ def registered_covariates(model) -> dict:
     return out
 
 
-def check_trains_on_collection(model, collection: AnnDataCollection) -> None:
-    """Training passes the collection's codes as they are: they must be the model's."""
-    batches = model.adata_manager.get_state_registry(REGISTRY_KEYS.BATCH_KEY)
-    model_batches = [str(c) for c in batches.categorical_mapping]
-    ours = registered_covariates(model)
-    same = (collection.batch_key is None and len(model_batches) <= 1) or (
-        model_batches == list(collection.batch_categories)
-    )
-    theirs = collection.covariates
-    same &= ours["categorical"] == list(theirs.categorical_keys)
-    same &= ours["continuous"] == list(theirs.continuous_keys)
-    same &= all(ours["categories"][k] == theirs.categories.get(k) for k in ours["categorical"])
-    if not same:
+def _model_codes(
+    model_categories: list[str], categories: list[str], what: str, hint: str = ""
+) -> np.ndarray:
+    """The model's code of each of ``categories``; categories the model lacks are refused."""
+    unknown = sorted(set(categories) - set(model_categories))
+    if unknown:
         raise ValueError(
-            "the datamodule's collection has other batches or covariates than the model was "
-            f"set up with (model: batches {model_batches[:10]}, covariates "
-            f"{ours['categorical'] + ours['continuous']}; collection: {collection!r}); set "
-            "the model up on collection.schema_anndata() with the collection's keys"
+            f"{what} {unknown[:5]} of the collection are not among the model's "
+            f"{model_categories[:10]}" + (f"; {hint}" if hint else "")
         )
+    return np.array([model_categories.index(c) for c in categories], dtype=np.int64)
 
 
 class CellMappingMixin(_ModelBase):
@@ -81,13 +73,12 @@ class CellMappingMixin(_ModelBase):
         categories = [str(c) for c in mapping.categorical_mapping]
         if self.summary_stats.n_batch <= 1 and collection.batch_key is None:
             return np.zeros(len(collection.batch_categories), dtype=np.int64)
-        unknown = sorted(set(collection.batch_categories) - set(categories))
-        if unknown:
-            raise ValueError(
-                f"batches {unknown[:5]} of the collection are not among the model's "
-                f"{categories[:10]}; map a new study with load_query_data instead"
-            )
-        return np.array([categories.index(c) for c in collection.batch_categories])
+        return _model_codes(
+            categories,
+            collection.batch_categories,
+            "batches",
+            "map a new study with load_query_data instead",
+        )
 
     def _collection_covariate_maps(self, collection: AnnDataCollection) -> list[np.ndarray]:
         """Per categorical covariate, the model code of each of the collection's categories.
@@ -105,17 +96,28 @@ class CellMappingMixin(_ModelBase):
                 f"{list(theirs.categorical_keys)} and {list(theirs.continuous_keys)}; build it "
                 "with the same categorical_covariate_keys= / continuous_covariate_keys="
             )
-        maps = []
-        for key in ours["categorical"]:
-            categories = ours["categories"][key]
-            unknown = sorted(set(theirs.categories[key]) - set(categories))
-            if unknown:
-                raise ValueError(
-                    f"obs[{key!r}] of the collection has categories {unknown[:5]} the model "
-                    f"never saw (it knows {categories[:10]})"
-                )
-            maps.append(np.array([categories.index(c) for c in theirs.categories[key]]))
-        return maps
+        return [
+            _model_codes(ours["categories"][key], theirs.categories[key], f"obs[{key!r}] values")
+            for key in ours["categorical"]
+        ]
+
+    def _check_trains_on_collection(self, collection: AnnDataCollection) -> None:
+        """Training passes the collection's codes as they are: they must be the model's."""
+        try:
+            maps = [
+                self._collection_batch_codes(collection),
+                *self._collection_covariate_maps(collection),
+            ]
+        except ValueError as error:
+            raise ValueError(
+                f"{error}; to train, set the model up on collection.schema_anndata()"
+            ) from error
+        if any(not np.array_equal(m, np.arange(len(m))) for m in maps):
+            raise ValueError(
+                "the datamodule's collection codes its batches or covariates otherwise than "
+                f"the model ({collection!r}); set the model up on "
+                "collection.schema_anndata() with the collection's keys"
+            )
 
     def _iterate_minibatches(
         self,
