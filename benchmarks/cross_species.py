@@ -113,19 +113,39 @@ def score(truth: np.ndarray, predicted: np.ndarray) -> dict:
     }
 
 
-def run_scssl(reference: AnnData, query: AnnData, gene_map: str, seed: int) -> np.ndarray:
+def _reference_model(reference: AnnData, seed: int, encode_covariates: bool):
     scvi.settings.seed = seed
     ref = reference.copy()
     scssl.model.MaskedAE.setup_anndata(ref, batch_key="donor")
-    model = scssl.model.MaskedAE(ref, encode_covariates=True, **MODEL_KWARGS)
+    model = scssl.model.MaskedAE(ref, encode_covariates=encode_covariates, **MODEL_KWARGS)
     model.train(max_epochs=EPOCHS["ssl"], **TRAIN)
+    return model
+
+
+def _query_model(model, query: AnnData, gene_map: str):
+    """The mouse cells mapped onto the reference (scArches-style) and trained briefly."""
     mapped = query.copy()
     scssl.model.MaskedAE.prepare_query_anndata(mapped, model, gene_map=gene_map)
     query_model = scssl.model.MaskedAE.load_query_data(mapped, model)
     query_model.train(max_epochs=EPOCHS["query"], **TRAIN)
+    return query_model
+
+
+def joint_anndata(reference: AnnData, query: AnnData, gene_map: str) -> tuple[AnnData, np.ndarray]:
+    """Reference and query (renamed into the reference's genes) as one AnnData; reference mask."""
+    renamed = query.copy()
+    renamed.var_names = scssl.data.map_gene_names(query.var_names, gene_map)[0]
+    renamed = renamed[:, reference.var_names].copy()
+    joint = anndata.concat([reference, renamed], label="side", keys=["ref", "query"])
+    return joint, (joint.obs["side"] == "ref").to_numpy()
+
+
+def run_scssl(reference: AnnData, query: AnnData, gene_map: str, seed: int) -> np.ndarray:
+    model = _reference_model(reference, seed, encode_covariates=True)
+    query_model = _query_model(model, query, gene_map)
     return knn_labels(
         model.get_latent_representation(),
-        ref.obs["cell_type1"].astype(str).to_numpy(),
+        model.adata.obs["cell_type1"].astype(str).to_numpy(),
         query_model.get_latent_representation(),
     )
 
@@ -149,22 +169,9 @@ def run_scanvi(reference: AnnData, query: AnnData, gene_map: str, seed: int) -> 
 
 
 def run_joint_pca(reference: AnnData, query: AnnData, gene_map: str, seed: int) -> np.ndarray:
-    renamed = query.copy()
-    renamed.var_names = scssl.data.map_gene_names(query.var_names, gene_map)[0]
-    renamed = renamed[:, reference.var_names].copy()
-    joint = anndata.concat([reference, renamed], label="side", keys=["ref", "query"])
+    joint, is_ref = joint_anndata(reference, query, gene_map)
     pcs = scssl.tl.pca_embedding(joint, n_comps=50, seed=seed)
-    is_ref = (joint.obs["side"] == "ref").to_numpy()
     return knn_labels(pcs[is_ref], reference.obs["cell_type1"].astype(str).to_numpy(), pcs[~is_ref])
-
-
-def _reference_model(reference: AnnData, seed: int, encode_covariates: bool):
-    scvi.settings.seed = seed
-    ref = reference.copy()
-    scssl.model.MaskedAE.setup_anndata(ref, batch_key="donor")
-    model = scssl.model.MaskedAE(ref, encode_covariates=encode_covariates, **MODEL_KWARGS)
-    model.train(max_epochs=EPOCHS["ssl"], **TRAIN)
-    return model
 
 
 def run_scssl_query_probe(
@@ -172,10 +179,7 @@ def run_scssl_query_probe(
 ) -> np.ndarray:
     """Lever: a linear probe on the mapped encoder, trained on the reference labels."""
     model = _reference_model(reference, seed, encode_covariates=True)
-    mapped = query.copy()
-    scssl.model.MaskedAE.prepare_query_anndata(mapped, model, gene_map=gene_map)
-    query_model = scssl.model.MaskedAE.load_query_data(mapped, model)
-    query_model.train(max_epochs=EPOCHS["query"], **TRAIN)
+    query_model = _query_model(model, query, gene_map)
     both = anndata.concat([model.adata, query_model.adata], label="side", keys=["ref", "query"])
     mapping = list(query_model.adata_manager.get_state_registry("batch")["categorical_mapping"])
     both.obs["donor"] = pd.Categorical(both.obs["donor"].astype(str), categories=mapping)
@@ -207,27 +211,19 @@ def run_scssl_frozen_knn(reference: AnnData, query: AnnData, gene_map: str, seed
 
 def run_scssl_joint_knn(reference: AnnData, query: AnnData, gene_map: str, seed: int):
     """Lever, the analogue of joint PCA: one MaskedAE on reference and query together."""
-    renamed = query.copy()
-    renamed.var_names = scssl.data.map_gene_names(query.var_names, gene_map)[0]
-    renamed = renamed[:, reference.var_names].copy()
-    joint = anndata.concat([reference, renamed], label="side", keys=["ref", "query"])
+    joint, is_ref = joint_anndata(reference, query, gene_map)
     scvi.settings.seed = seed
     scssl.model.MaskedAE.setup_anndata(joint, batch_key="donor")
     model = scssl.model.MaskedAE(joint, **MODEL_KWARGS)
     model.train(max_epochs=EPOCHS["ssl"], **TRAIN)
     z = model.get_latent_representation()
-    is_ref = (joint.obs["side"] == "ref").to_numpy()
     return knn_labels(z[is_ref], reference.obs["cell_type1"].astype(str).to_numpy(), z[~is_ref])
 
 
 def run_scanvi_joint(reference: AnnData, query: AnnData, gene_map: str, seed: int):
     """Peer of the joint MaskedAE: scVI -> scANVI on reference and query together, the
     query cells unlabelled (scANVI's semi-supervised integration, no reference mapping)."""
-    renamed = query.copy()
-    renamed.var_names = scssl.data.map_gene_names(query.var_names, gene_map)[0]
-    renamed = renamed[:, reference.var_names].copy()
-    joint = anndata.concat([reference, renamed], label="side", keys=["ref", "query"])
-    is_ref = (joint.obs["side"] == "ref").to_numpy()
+    joint, is_ref = joint_anndata(reference, query, gene_map)
     labels = reference.obs["cell_type1"].astype(str).to_numpy()
     joint.obs["label"] = np.concatenate([labels, [UNKNOWN] * int((~is_ref).sum())])
     scvi.settings.seed = seed

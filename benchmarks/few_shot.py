@@ -49,7 +49,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import scvi
-from _common import RESULTS, append_row, hvg_subset, pca, set_threads
+from _common import RESULTS, append_row, hvg_subset, pca, set_threads, write_markdown
 from anndata import AnnData
 from scipy import sparse
 from transfer import (
@@ -175,7 +175,7 @@ def scanvi_predict(vae, labels: np.ndarray, held_out: np.ndarray, seed: int) -> 
     return np.asarray(model.predict(indices=np.flatnonzero(held_out))).astype(str)
 
 
-def one_replicate(ctx: dict, fold: str, held_out: np.ndarray, k: int, seed: int, draw: int):
+def one_replicate(ctx: dict, held_out: np.ndarray, k: int, seed: int, draw: int):
     """Every method on one labelled draw; yields (method, predictions, seconds)."""
     adata, truth = ctx["adata"], ctx["truth"]
     labelled = sample_per_label(truth, k, eligible=~held_out, seed=1000 * seed + draw)
@@ -258,9 +258,7 @@ def run_dataset(name: str, seeds: list[int], quick: bool, plus_study: bool = Fal
             for fold, held_out in folds(adata, spec["batch"]).items():
                 for k in shots:
                     for draw in range(DRAWS):
-                        for method, pred, seconds in one_replicate(
-                            ctx, fold, held_out, k, seed, draw
-                        ):
+                        for method, pred, seconds in one_replicate(ctx, held_out, k, seed, draw):
                             report = classification_report(truth[held_out], pred)
                             row = {
                                 "dataset": name, "fold": fold, "k": k, "seed": seed,
@@ -338,8 +336,6 @@ def verdict(diffs: pd.DataFrame) -> str:
 
 
 def report() -> None:
-    from _common import write_markdown
-
     paths = [p for p in sorted(RESULTS.glob("few_shot_runs_*.csv")) if "quick" not in p.stem]
     frames = [pd.read_csv(p) for p in paths]
     frame = pd.concat(frames, ignore_index=True)
