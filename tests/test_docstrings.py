@@ -12,6 +12,7 @@ import functools
 import importlib
 import logging
 import pkgutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -103,7 +104,11 @@ def _drug_response_namespace() -> dict:
 
 
 def _soma_namespace() -> dict:
-    """Writes ``atlas.soma`` (300 Baron cells, 500 genes, ``donor``) in the current folder."""
+    """Writes ``atlas.soma`` (300 Baron cells, 500 genes, ``donor``) in the current folder.
+
+    Its path is absolute: TileDB resolves relative paths against the working folder of
+    its first use in the process (another test's), not the current one.
+    """
     import tiledbsoma.io
     from scipy import sparse
 
@@ -112,8 +117,9 @@ def _soma_namespace() -> dict:
     atlas = baron[:300, np.sort(np.argsort(-detected)[:500])].copy()
     atlas.X = sparse.csr_matrix(atlas.X, dtype=np.float32)
     atlas.obs = atlas.obs[["donor"]].astype(str)
-    tiledbsoma.io.from_anndata("atlas.soma", atlas, measurement_name="RNA")
-    return {}
+    uri = str(Path.cwd().resolve() / "atlas.soma")
+    tiledbsoma.io.from_anndata(uri, atlas, measurement_name="RNA")
+    return {"atlas_uri": uri}
 
 
 NAMESPACES = {

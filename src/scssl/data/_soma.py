@@ -31,7 +31,9 @@ def soma_schema_anndata(
     --------
     >>> import tiledbsoma
     >>> from scvi.dataloaders import TileDBDataModule
-    >>> query = tiledbsoma.Experiment.open("atlas.soma").axis_query("RNA")
+    >>> atlas_uri  # the path of a SOMA experiment with an "RNA" measurement
+    '.../atlas.soma'
+    >>> query = tiledbsoma.Experiment.open(atlas_uri).axis_query("RNA")
     >>> dm = TileDBDataModule(query, layer_name="data", batch_size=64, batch_column_names=["donor"])
     >>> schema = scssl.data.soma_schema_anndata(dm)
     >>> scssl.model.MaskedAE.setup_anndata(schema, batch_key="donor")
