@@ -180,6 +180,7 @@ def pretrain(args: argparse.Namespace) -> dict:
         seed=args.seed,
         overwrite=args.overwrite,
         resume_from=args.resume,
+        precision=args.precision,
     )
     return scssl.tl.read_reference(args.output)
 
@@ -290,6 +291,13 @@ def build_parser() -> argparse.ArgumentParser:
     p_pre.add_argument("--batch-size", type=_positive_int, default=128)
     p_pre.add_argument(
         "--checkpoint-every", type=_positive_int, default=1000, help="steps between checkpoints"
+    )
+    p_pre.add_argument(
+        "--precision",
+        choices=["32-true", "bf16-mixed"],
+        default="32-true",
+        help="bf16-mixed: bfloat16 matmuls, float32 weights and losses; faster on CPUs with "
+        "bfloat16 support and on GPUs (default 32-true)",
     )
     p_pre.add_argument("--overwrite", action="store_true")
     p_pre.add_argument(

@@ -122,8 +122,9 @@ def test_pretrain_with_covariates_from_the_command_line_then_map(files, tmp_path
     argv = ["pretrain", "--input", *map(str, paths), "--batch-key", "donor", "--output"]
     argv += [str(reference), "--max-epochs", "1", "--batch-size", "16", "--n-top-genes", "0"]
     argv += ["--categorical-covariate-keys", "site", "--continuous-covariate-keys", "depth"]
-    assert cli.main(argv) == 0
+    assert cli.main(argv + ["--precision", "bf16-mixed"]) == 0
     manifest = json.loads(capsys.readouterr().out)
+    assert manifest["precision"] == "bf16-mixed"
     assert manifest["categorical_covariate_keys"] == ["site"]
     assert manifest["continuous_covariate_keys"] == ["depth"]
     _file(tmp_path / "query.h5ad", 20, "d3", ["s_a", "s_new"], 5)

@@ -248,7 +248,8 @@ class MaskedAEModule(EncoderModule):
         ``genes`` (``mse`` only) restricts ``x_hat`` to those genes' columns.
         """
         covs = self._covariates(batch_index, cat_covs)
-        out = self.x_decoder(z, *covs, cont=cont_covs, genes=genes)
+        # float32 whatever the autocast: the loss's sums over 20k genes stay exact in bf16-mixed
+        out = self.x_decoder(z, *covs, cont=cont_covs, genes=genes).float()
         if self.reconstruction == "mse":
             return {"x_hat": out, "genes": genes}
         return {"px_scale": out, "px_rate": out * library, "px_r": torch.exp(self.px_r)}

@@ -26,7 +26,7 @@ from ._contrastive_losses import (
 )
 from ._domain import GradientReversal, cluster_consistency_loss, mmd_rbf
 from ._heads import MLPHead
-from ._losses import masked_mean, mse_per_entry, nb_negative_log_likelihood
+from ._losses import full_precision, masked_mean, mse_per_entry, nb_negative_log_likelihood
 from ._masking import MaskDraw, MaskingStrategy, RandomMasking, SparseMaskDraw
 from ._networks import DeterministicEncoder, ExpressionDecoder, normalize_counts
 from ._programme_masking import (
@@ -65,6 +65,7 @@ __all__ = [
     "MaskingStrategy",
     "RandomMasking",
     "SparseMaskDraw",
+    "full_precision",
     "masked_mean",
     "mse_per_entry",
     "nb_negative_log_likelihood",

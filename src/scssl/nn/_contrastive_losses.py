@@ -13,6 +13,8 @@ import torch.nn.functional as F
 
 from scssl._options import SymmetricContrastiveMethod, options
 
+from ._losses import full_precision
+
 
 def _check_pair(z1: torch.Tensor, z2: torch.Tensor, name: str) -> None:
     if z1.ndim != 2 or z1.shape != z2.shape:
@@ -56,6 +58,7 @@ def nt_xent_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.1) -
     return F.cross_entropy(logits, positives)
 
 
+@full_precision
 def byol_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """BYOL regression loss: ``2 - 2 cos(prediction, target)`` averaged over cells.
 
@@ -192,6 +195,7 @@ def byol_momentum(step: int, total_steps: int, base_momentum: float = 0.99) -> f
     return 1.0 - (1.0 - base_momentum) * (math.cos(math.pi * progress) + 1.0) / 2.0
 
 
+@full_precision
 def contrastive_objective(
     method: SymmetricContrastiveMethod,
     p1: torch.Tensor,

@@ -2,7 +2,46 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import TypeVar
+
 import torch
+
+LossFunction = TypeVar("LossFunction", bound=Callable)
+
+
+def full_precision(loss: LossFunction) -> LossFunction:
+    """Run ``loss`` in float32 with autocast off, so mixed-precision training stays exact there.
+
+    Under ``precision="bf16-mixed"`` autocast runs matrix products in bfloat16 (about
+    three significant digits); a loss built of such products (the similarities of
+    NT-Xent, the cross-correlation of Barlow Twins) would be rounded at that
+    precision. Tensor arguments are cast to float32 and autocast is switched off
+    inside; outside a mixed-precision context this changes nothing.
+
+    Examples
+    --------
+    >>> import torch
+    >>> @full_precision
+    ... def dot(a, b):
+    ...     return (a @ b.T).dtype
+    >>> with torch.autocast("cpu", dtype=torch.bfloat16):
+    ...     dot(torch.ones(2, 3), torch.ones(2, 3))
+    torch.float32
+    """
+
+    @functools.wraps(loss)
+    def in_float32(*args, **kwargs):
+        tensors = [a for a in args if isinstance(a, torch.Tensor)]
+        device_type = tensors[0].device.type if tensors else "cpu"
+        args = tuple(
+            a.float() if isinstance(a, torch.Tensor) and a.is_floating_point() else a for a in args
+        )
+        with torch.autocast(device_type=device_type, enabled=False):
+            return loss(*args, **kwargs)
+
+    return in_float32  # type: ignore[return-value]
 
 
 def masked_mean(values: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:

@@ -233,6 +233,7 @@ def pretrain(
         "batch_categories": collection.batch_categories,
         **covariates,
         "max_epochs": max_epochs,
+        "precision": str(trained.trainer.precision),  # as Lightning ran it
         "train_seconds": round(seconds, 1),
         "train_cells_per_second": round(progress.cells_per_second, 1),
         "missing_genes_per_file": {a.path: len(a.missing) for a in collection.alignments},
