@@ -14,6 +14,8 @@ SymmetricContrastiveMethod = Literal["simclr", "barlow_twins", "vicreg"]
 MaskingKind = Literal["random", "gene_programme", "gp_to_gp", "gp_to_tf"]
 LossOn = Literal["masked", "all"]
 ReconstructionKind = Literal["mse", "nb"]
+# Lightning precisions scssl's losses are tested under (float32 losses, see nn.full_precision)
+TrainingPrecision = Literal["32-true", "bf16-mixed"]
 DecoderOutput = Literal["values", "proportions"]
 ClassWeight = Literal["balanced"]
 ProgrammeEvaluation = Literal["masked", "isolated"]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from scssl._cli_benchmark import add_benchmark_parser
 from scssl._constants import OUTPUT_KEYS
+from scssl._options import TrainingPrecision, options
 
 logger = logging.getLogger("scssl")
 
@@ -294,7 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_pre.add_argument(
         "--precision",
-        choices=["32-true", "bf16-mixed"],
+        choices=options(TrainingPrecision),
         default="32-true",
         help="bf16-mixed: bfloat16 matmuls, float32 weights and losses; faster on CPUs with "
         "bfloat16 support and on GPUs (default 32-true)",
