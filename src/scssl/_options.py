@@ -11,7 +11,7 @@ from typing import Any, Literal, get_args
 ContrastiveMethod = Literal["simclr", "byol", "barlow_twins", "vicreg"]
 #: the methods a MaskedContrastive term can use (BYOL needs a target network)
 SymmetricContrastiveMethod = Literal["simclr", "barlow_twins", "vicreg"]
-MaskingKind = Literal["random", "gene_programme", "gp_to_gp", "gp_to_tf"]
+MaskingKind = Literal["random", "random_shared", "gene_programme", "gp_to_gp", "gp_to_tf"]
 LossOn = Literal["masked", "all"]
 ReconstructionKind = Literal["mse", "nb"]
 # Lightning precisions scssl's losses are tested under (float32 losses, see nn.full_precision)

@@ -41,7 +41,7 @@ def align_model_programmes(
     if needs is None:
         if programmes is not None or programme_tfs is not None:
             raise ValueError(
-                "programmes were given but masking='random' does not use them; set "
+                f"programmes were given but masking={masking!r} does not use them; set "
                 "masking='gene_programme', 'gp_to_gp' or 'gp_to_tf'"
             )
         return None
@@ -105,9 +105,13 @@ class MaskedAE(
     dropout_rate
         Dropout in the encoder.
     mask_ratio
-        Fraction of genes hidden per cell and step (``masking="random"``).
+        Fraction of genes hidden per cell and step (``masking="random"`` or
+        ``"random_shared"``).
     masking
-        ``"random"`` (default): random genes; ``"gene_programme"``: all genes of a
+        ``"random"`` (default): random genes, drawn per cell; ``"random_shared"``: the
+        same random genes in every cell of a minibatch, drawn afresh each step (on
+        sparse input the decoder then evaluates only those genes: faster, see
+        ``benchmarks/results/scale_shared_mask.md``); ``"gene_programme"``: all genes of a
         random ``programme_fraction`` of the programmes, per cell, loss on them;
         ``"gp_to_gp"``: one programme visible per cell, loss on all other genes;
         ``"gp_to_tf"``: one TF's targets visible per cell, loss on the TF.

@@ -13,6 +13,7 @@ from scssl.nn import (
     MaskDraw,
     MaskingStrategy,
     RandomMasking,
+    SharedRandomMasking,
     SparseMaskDraw,
     csr_column_positions,
     csr_columns_dense,
@@ -90,7 +91,8 @@ class MaskedAEModule(EncoderModule):
     is random, ``mask_value=0`` and ``reconstruction="mse"``: counts are normalised on
     the stored entries, the mask is drawn on them (hiding an implicit zero leaves the
     input unchanged), the encoder's first layer reads the visible non-zeros only, and
-    the decoder computes the genes of ``decoder_gene_fraction``. The number of each
+    the decoder computes the genes of ``decoder_gene_fraction`` (under
+    :class:`~scssl.nn.SharedRandomMasking`, the minibatch's hidden genes). The number of each
     cell's hidden zeros is drawn from its binomial distribution, so the per-cell
     normaliser is distributed as in the dense path, and each hidden zero counts as
     the mean squared prediction over the cell's zeros: the dense loss in expectation,
@@ -124,6 +126,11 @@ class MaskedAEModule(EncoderModule):
         if not 0.0 < decoder_gene_fraction <= 1.0:
             raise ValueError(
                 f"decoder_gene_fraction must lie in (0, 1], got {decoder_gene_fraction}"
+            )
+        if decoder_gene_fraction < 1.0 and isinstance(masking, SharedRandomMasking):
+            raise ValueError(
+                "decoder_gene_fraction does not combine with masking='random_shared', whose "
+                "decoder already evaluates only the hidden genes; leave it at 1.0"
             )
         check_option("loss_on", loss_on, LossOn)
         check_option("reconstruction", reconstruction, ReconstructionKind)
@@ -177,9 +184,17 @@ class MaskedAEModule(EncoderModule):
         )
 
     def _loss_genes(self, inference_outputs: dict) -> torch.Tensor | None:
-        """Genes the decoder evaluates: a fresh subset in sparse training steps, else all."""
+        """Genes the decoder evaluates in a sparse masked step; ``None``: every gene.
+
+        A mask shared by the minibatch's cells: its hidden genes (all a masked loss
+        needs); else, in training, a fresh ``decoder_gene_fraction`` of the genes.
+        """
         draw = inference_outputs["mask"]
-        if not (isinstance(draw, SparseMaskDraw) and draw.hidden is None and self.training):
+        if not (isinstance(draw, SparseMaskDraw) and draw.hidden is None):
+            return None
+        if draw.genes is not None and self.loss_on == "masked":
+            return draw.genes
+        if not self.training:
             return None
         if self.decoder_gene_fraction >= 1.0:
             return None
@@ -259,6 +274,11 @@ class MaskedAEModule(EncoderModule):
         x_norm = inference_outputs["x_norm"]
         draw: SparseMaskDraw | None = inference_outputs["mask"]
         genes = generative_outputs["genes"]
+        if draw is not None and draw.genes is not None and self.loss_on == "masked":
+            # every cell hid exactly the decoder's genes: the plain mean over them
+            target = csr_columns_dense(x_norm, draw.genes)
+            per_cell = mse_per_entry(generative_outputs["x_hat"], target).mean(dim=1)
+            return self._masked_loss_output(per_cell, torch.full_like(per_cell, genes.numel()))
         if draw is not None and draw.hidden is None and self.loss_on == "masked":
             return self._random_mask_loss(x_norm, draw, generative_outputs["x_hat"], genes)
 

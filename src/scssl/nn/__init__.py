@@ -27,7 +27,13 @@ from ._contrastive_losses import (
 from ._domain import GradientReversal, cluster_consistency_loss, mmd_rbf
 from ._heads import MLPHead
 from ._losses import full_precision, masked_mean, mse_per_entry, nb_negative_log_likelihood
-from ._masking import MaskDraw, MaskingStrategy, RandomMasking, SparseMaskDraw
+from ._masking import (
+    MaskDraw,
+    MaskingStrategy,
+    RandomMasking,
+    SharedRandomMasking,
+    SparseMaskDraw,
+)
 from ._networks import DeterministicEncoder, ExpressionDecoder, normalize_counts
 from ._programme_masking import (
     MASKING_STRATEGIES,
@@ -64,6 +70,7 @@ __all__ = [
     "MaskDraw",
     "MaskingStrategy",
     "RandomMasking",
+    "SharedRandomMasking",
     "SparseMaskDraw",
     "full_precision",
     "masked_mean",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._masking import MaskDraw, MaskingStrategy, RandomMasking
+from ._masking import MaskDraw, MaskingStrategy, RandomMasking, SharedRandomMasking
 
 
 @dataclass(frozen=True)
@@ -252,6 +252,7 @@ MASKING_STRATEGIES: dict[str, type[MaskingStrategy]] = {
     strategy.name: strategy
     for strategy in (
         RandomMasking,
+        SharedRandomMasking,
         GeneProgrammeMasking,
         IsolatedProgrammeMasking,
         ProgrammeToTFMasking,

@@ -162,7 +162,11 @@ def fc_layers_forward(
             if layer is None:
                 continue
             if i == 0 and isinstance(layer, nn.Linear):
-                h = sparse_linear(x, layer.weight[:, :n_sparse])
+                # slicing a full-width weight would cost a zero-filled copy in backward
+                genes_weight = layer.weight
+                if n_sparse < layer.in_features:
+                    genes_weight = genes_weight[:, :n_sparse]
+                h = sparse_linear(x, genes_weight)
                 tail = ([dense_tail] if dense_tail is not None else []) + covariates
                 if tail:
                     h = h + torch.cat(tail, dim=-1) @ layer.weight[:, n_sparse:].T

@@ -8,8 +8,9 @@ import numpy as np
 from anndata import AnnData
 
 from scssl._constants import OUTPUT_KEYS
-from scssl._options import MaskingKind
+from scssl._options import MaskingKind, check_option
 from scssl.data import DEFAULT_N_TOP_GENES, GeneProgrammes
+from scssl.nn import MASKING_STRATEGIES
 
 from ._fit import fit_embedding
 
@@ -55,7 +56,7 @@ def masked_ae(
     copy
         Work on a copy and return it.
     masking
-        ``"random"``, ``"gene_programme"``, ``"gp_to_gp"`` or ``"gp_to_tf"``
+        ``"random"``, ``"random_shared"``, ``"gene_programme"``, ``"gp_to_gp"`` or ``"gp_to_tf"``
         (see :class:`~scssl.model.MaskedAE`).
     programmes
         Gene programmes for the programme strategies: a
@@ -96,6 +97,7 @@ def masked_ae(
     """
     from scssl.model import MaskedAE
 
+    check_option("masking", masking, MaskingKind)
     model_kwargs = dict(model_kwargs or {})
     for name in ("masking", "programmes"):
         if name in model_kwargs:
@@ -112,7 +114,8 @@ def masked_ae(
         return_model=return_model,
         extra_params=_programme_params,
         n_top_genes=(
-            (DEFAULT_N_TOP_GENES if masking == "random" else None)
+            # programme strategies need every gene their programmes name
+            (DEFAULT_N_TOP_GENES if MASKING_STRATEGIES[masking].needs is None else None)
             if n_top_genes == "auto"
             else n_top_genes
         ),
