@@ -113,3 +113,15 @@ def test_masked_ae_trains_saves_and_loads_with_shared_masking(tmp_path):
     assert np.allclose(loaded.get_latent_representation(), model.get_latent_representation())
     with pytest.raises(ValueError, match="does not use them"):
         scssl.model.MaskedAE(adata, masking="random_shared", programmes={"p": ["0", "1"]})
+
+
+def test_tl_masked_ae_selects_genes_for_shared_masking_and_refuses_unknown_kinds(baron_small):
+    adata = baron_small.copy()
+    scssl.tl.masked_ae(adata, masking="random_shared", max_epochs=1)
+    # the gene selection of the random strategies (all 600 genes: fewer than the default)
+    params = adata.uns["scssl_mae"]["params"]
+    assert params["n_top_genes"] == scssl.data.DEFAULT_N_TOP_GENES
+    assert params["masking"] == "random_shared" and params["n_genes_used"] == 600
+    with pytest.raises(ValueError, match="masking"):
+        scssl.tl.masked_ae(adata, masking="shared")
+    assert set(adata.uns) == {"scssl_mae"}  # the refused call wrote nothing
