@@ -43,15 +43,16 @@ SEEDS = [0, 1]
 TOLERANCE = 0.017  # the sparse path's seed sd, results/scale_sparse_quality.md
 
 
-def build(name: str, adata: AnnData):
+def build(name: str, adata: AnnData, **kwargs):
+    """scVI, MaskedAE or SimCLR on ``adata``; ``kwargs`` go to the scssl model."""
     if name == "scVI":
         scvi.model.SCVI.setup_anndata(adata)
         return scvi.model.SCVI(adata)
     if name == "MaskedAE":
         scssl.model.MaskedAE.setup_anndata(adata)
-        return scssl.model.MaskedAE(adata)
+        return scssl.model.MaskedAE(adata, **kwargs)
     scssl.model.Contrastive.setup_anndata(adata)
-    return scssl.model.Contrastive(adata, method="simclr")
+    return scssl.model.Contrastive(adata, method="simclr", **kwargs)
 
 
 def throughput(adata: AnnData) -> pd.DataFrame:

@@ -41,6 +41,7 @@ import pandas as pd
 import scvi
 from _common import RESULTS, set_threads, write_markdown
 from anndata import AnnData
+from scale_precision import build
 from scale_sparse_quality import BATCH, LABELS, lobo_f1, train_embed
 from scale_throughput import EpochTimer, synthetic_from_real
 from scipy import sparse
@@ -55,18 +56,13 @@ EPOCHS = 8  # the first is warm-up; cells/s over the other seven
 ROUNDS = 2  # every row measured twice, the second round in reverse order
 
 
-def build(name: str, adata: AnnData):
-    """scVI, or MaskedAE with the masking its name ends in."""
-    if name == "scVI":
-        scvi.model.SCVI.setup_anndata(adata)
-        return scvi.model.SCVI(adata)
-    scssl.model.MaskedAE.setup_anndata(adata)
-    return scssl.model.MaskedAE(adata, masking=name.removeprefix("MaskedAE "))
-
-
 def cells_per_second(name: str, adata: AnnData, precision: str, limit: int | None) -> float:
+    """Training cells/s of scVI, or of MaskedAE with the masking its name ends in."""
     scvi.settings.seed = 0
-    model = build(name, adata.copy())
+    if name == "scVI":
+        model = build(name, adata.copy())
+    else:
+        model = build("MaskedAE", adata.copy(), masking=name.removeprefix("MaskedAE "))
     timer = EpochTimer()
     kwargs = {"limit_train_batches": limit} if limit is not None else {}
     model.train(
@@ -114,8 +110,12 @@ def quality(as_csr: AnnData) -> pd.DataFrame:
     for name, (adata, kwargs) in runs.items():
         for seed in SEEDS:
             embedding, seconds = train_embed(scssl.model.MaskedAE, adata, seed, **kwargs)
-            row = {"method": name, "seed": seed, "macro_f1": lobo_f1(embedding, adata)}
-            row["train_seconds"] = seconds
+            row = {
+                "method": name,
+                "seed": seed,
+                "macro_f1": lobo_f1(embedding, adata),
+                "train_seconds": seconds,
+            }
             print(row, flush=True)
             rows.append(row)
     return pd.DataFrame(rows)

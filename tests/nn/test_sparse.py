@@ -16,6 +16,7 @@ import scssl
 from scssl.module import MaskedAEModule
 from scssl.nn import (
     DeterministicEncoder,
+    SharedRandomMasking,
     csr_columns_dense,
     csr_keep,
     fc_layers_forward,
@@ -157,6 +158,39 @@ def test_validation_uses_every_gene_and_nb_or_programmes_densify():
 def test_decoder_gene_fraction_is_checked():
     with pytest.raises(ValueError, match="decoder_gene_fraction"):
         _module(decoder_gene_fraction=0.0)
+
+
+def _seeded_loss(module, x, seed):
+    torch.manual_seed(seed)  # the same seed draws the same shared mask, dense or sparse
+    return _loss(module, _tensors(x))
+
+
+def test_shared_mask_decodes_only_the_hidden_genes_with_the_dense_loss():
+    """Same seed, same shared mask: the sparse loss on the hidden genes equals the dense loss."""
+    module = _module(masking=SharedRandomMasking(0.5), dropout_rate=0.0)
+    x = _counts(n_cells=32)
+    dense_in, dense_gen, dense = _seeded_loss(module, x, seed=7)
+    sparse_in, sparse_gen, from_sparse = _seeded_loss(module, x.to_sparse_csr(), seed=7)
+    genes = sparse_in["mask"].genes
+    assert sparse_in["x_norm"].layout == torch.sparse_csr  # never densified
+    assert sparse_gen["x_hat"].shape == (32, 25)  # the hidden genes only
+    assert torch.equal(dense_in["mask"].hidden[0].nonzero().squeeze(1), genes)
+    assert torch.allclose(sparse_gen["x_hat"], dense_gen["x_hat"][:, genes], atol=1e-5)
+    assert torch.allclose(from_sparse.loss, dense.loss, rtol=1e-5)
+    per_cell = from_sparse.reconstruction_loss["reconstruction_loss"]
+    assert torch.allclose(per_cell, dense.reconstruction_loss["reconstruction_loss"], rtol=1e-4)
+    assert from_sparse.extra_metrics["masked_fraction"] == pytest.approx(0.5)
+
+
+def test_shared_mask_with_loss_on_all_still_decodes_every_gene():
+    module = _module(masking=SharedRandomMasking(0.5), loss_on="all")
+    _, generative, loss = _seeded_loss(module, _counts(n_cells=32).to_sparse_csr(), seed=0)
+    assert generative["x_hat"].shape == (32, 50) and torch.isfinite(loss.loss)
+
+
+def test_decoder_gene_fraction_is_refused_with_shared_masking():
+    with pytest.raises(ValueError, match="random_shared"):
+        _module(masking=SharedRandomMasking(0.5), decoder_gene_fraction=0.5)
 
 
 # -- models ----------------------------------------------------------------------------------

@@ -275,8 +275,8 @@ class MaskedAEModule(EncoderModule):
         draw: SparseMaskDraw | None = inference_outputs["mask"]
         genes = generative_outputs["genes"]
         if draw is not None and draw.genes is not None and self.loss_on == "masked":
-            # every cell hid exactly the decoder's genes: the plain mean over them
-            target = csr_columns_dense(x_norm, draw.genes)
+            # the decoder's genes are the ones every cell hid: the plain mean over them
+            target = csr_columns_dense(x_norm, genes)
             per_cell = mse_per_entry(generative_outputs["x_hat"], target).mean(dim=1)
             return self._masked_loss_output(per_cell, torch.full_like(per_cell, genes.numel()))
         if draw is not None and draw.hidden is None and self.loss_on == "masked":
