@@ -16,8 +16,10 @@ import scssl
 from scssl.module import MaskedAEModule
 from scssl.nn import (
     DeterministicEncoder,
+    NeighbourView,
     SharedRandomMasking,
     csr_columns_dense,
+    csr_index_rows,
     csr_keep,
     fc_layers_forward,
     normalize_counts,
@@ -62,6 +64,36 @@ def test_sparse_normalisation_linear_and_column_block_match_dense():
     stored = x.nonzero(as_tuple=True)
     dropped[stored[0][keep], stored[1][keep]] = x[stored][keep]  # ... back where kept
     assert torch.equal(kept, dropped)
+
+
+@pytest.mark.parametrize("index_dtype", [torch.int32, torch.int64])
+def test_csr_index_rows_matches_dense_row_indexing(index_dtype):
+    x = _counts(n_cells=12)
+    x[3] = 0  # an empty row
+    csr = x.to_sparse_csr()
+    csr = torch.sparse_csr_tensor(
+        csr.crow_indices().to(index_dtype),
+        csr.col_indices().to(index_dtype),
+        csr.values(),
+        size=csr.shape,
+    )
+    rows = torch.tensor([3, 0, 11, 0, 5, 3])  # repeats and the empty row
+    picked = csr_index_rows(csr, rows)
+    assert picked.layout == torch.sparse_csr and torch.equal(picked.to_dense(), x[rows])
+    assert csr_index_rows(csr, torch.tensor([], dtype=torch.int64)).shape == (0, x.shape[1])
+
+
+def test_neighbour_view_of_csr_counts_is_the_dense_view():
+    own, partner = _counts(seed=1), _counts(seed=2)
+    has_partner = torch.arange(own.shape[0]) % 3 != 0
+    view = NeighbourView(p=0.5).train()
+    torch.manual_seed(0)
+    dense = view(own, partner, has_partner)
+    torch.manual_seed(0)
+    from_sparse = view(own.to_sparse_csr(), partner.to_sparse_csr(), has_partner)
+    assert from_sparse.layout == torch.sparse_csr
+    assert torch.equal(from_sparse.to_dense(), dense)
+    assert not torch.equal(dense, own) and not torch.equal(dense, partner)
 
 
 @pytest.mark.parametrize("n_layers", [1, 2, 3])
@@ -314,6 +346,25 @@ def test_contrastive_with_nonzero_noise_never_densifies_a_minibatch():
     model = scssl.model.Contrastive(
         adata, method="simclr", n_latent=4, n_hidden=16, noise_nonzero_only=True
     )
+    with layouts_seen(model.module, "encode") as seen:
+        model.train(max_epochs=2, batch_size=16)
+    assert seen and set(seen) == {torch.sparse_csr}
+    assert np.isfinite(model.history["train_loss"].to_numpy(dtype=float)).all()
+
+
+def test_contrastive_knn_partners_stay_sparse_from_reference_to_encoder():
+    counts = _counts(n_cells=60, n_genes=40).numpy()
+    adata = _adata(counts)
+    scssl.tl.knn_pairs(adata, n_comps=5, k=4)
+    scssl.model.Contrastive.setup_anndata(adata, knn_key="scssl_knn_partners")
+    model = scssl.model.Contrastive(
+        adata, method="simclr", n_latent=4, n_hidden=16, noise_nonzero_only=True
+    )
+    reference = model.module.partner_counts
+    assert model.module.knn_pair.p > 0
+    # the reference holds the stored entries only, never a cells x genes copy
+    assert reference.layout == torch.sparse_csr and reference.values().numel() == adata.X.nnz
+    assert torch.equal(reference.to_dense(), torch.as_tensor(counts, dtype=torch.float32))
     with layouts_seen(model.module, "encode") as seen:
         model.train(max_epochs=2, batch_size=16)
     assert seen and set(seen) == {torch.sparse_csr}

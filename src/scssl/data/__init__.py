@@ -34,7 +34,7 @@ from ._minibatch_sampling import (
 from ._normalize import log_normalize
 from ._samplers import Block, BlockShuffleSampler, make_blocks
 from ._soma import soma_schema_anndata
-from ._sparse_loading import SparseDataSplitter, is_csr_matrix
+from ._sparse_loading import SparseDataSplitter, csr_tensor, is_csr_matrix
 from ._store import AnnDataCollection
 from ._store_genes import GeneAlignment, read_gene_list
 from ._validation import (
@@ -91,6 +91,7 @@ __all__ = [
     "GeneAlignment",
     "make_blocks",
     "read_gene_list",
+    "csr_tensor",
     "is_csr_matrix",
     "GeneMapLike",
     "GeneMapping",

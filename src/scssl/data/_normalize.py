@@ -8,6 +8,8 @@ from scipy import sparse
 
 from scssl.nn import normalize_counts
 
+from ._sparse_loading import csr_tensor
+
 
 def log_normalize(matrix, target_sum: float = 1e4):
     """``log1p(counts / library * target_sum)`` per cell, for a numpy array or a scipy matrix.
@@ -26,14 +28,7 @@ def log_normalize(matrix, target_sum: float = 1e4):
     """
     if sparse.issparse(matrix):
         csr = sparse.csr_matrix(matrix)
-        values = torch.from_numpy(np.asarray(csr.data))
-        tensor = torch.sparse_csr_tensor(
-            torch.from_numpy(csr.indptr.astype(np.int64)),
-            torch.from_numpy(csr.indices.astype(np.int64)),
-            values,
-            size=csr.shape,
-        )
-        normalised = normalize_counts(tensor, target_sum)[0].values().numpy()
+        normalised = normalize_counts(csr_tensor(csr), target_sum)[0].values().numpy()
         return sparse.csr_matrix((normalised, csr.indices, csr.indptr), shape=csr.shape)
     dense = torch.from_numpy(np.ascontiguousarray(matrix))
     return normalize_counts(dense, target_sum)[0].numpy()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 from scipy import sparse
 from scvi import REGISTRY_KEYS
 from scvi.dataloaders import DataSplitter
@@ -27,6 +28,32 @@ def is_csr_matrix(matrix) -> bool:
     if sparse.issparse(matrix):
         return matrix.format == "csr"
     return getattr(matrix, "format", None) == "csr"  # anndata's backed CSRDataset
+
+
+def csr_tensor(matrix, index_dtype: torch.dtype = torch.int64) -> torch.Tensor:
+    """A scipy sparse matrix as a float32 ``torch.sparse_csr`` tensor (no dense copy).
+
+    ``index_dtype=torch.int32`` halves the index memory of a large matrix (up to
+    2**31 - 1 stored entries).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy import sparse
+    >>> csr_tensor(sparse.csr_matrix(np.eye(2))).to_dense()
+    tensor([[1., 0.],
+            [0., 1.]])
+    """
+    csr = sparse.csr_matrix(matrix)
+    numpy_index = np.int32 if index_dtype == torch.int32 else np.int64
+    if numpy_index == np.int32 and csr.nnz > np.iinfo(np.int32).max:
+        raise ValueError(f"{csr.nnz} stored entries do not fit int32 indices")
+    return torch.sparse_csr_tensor(
+        torch.from_numpy(csr.indptr.astype(numpy_index)),
+        torch.from_numpy(csr.indices.astype(numpy_index)),
+        torch.from_numpy(csr.data.astype(np.float32)),
+        size=csr.shape,
+    )
 
 
 def _as_array(values) -> np.ndarray | None:

@@ -30,6 +30,7 @@ from scipy import sparse
 from scvi import REGISTRY_KEYS
 
 from ._samplers import Block
+from ._sparse_loading import csr_tensor
 from ._store_covariates import StoreCovariates, category_codes, read_obs_column
 from ._store_genes import GeneAlignment
 
@@ -307,13 +308,7 @@ class AnnDataCollection:
 
         ``REGISTRY_KEYS.INDICES_KEY`` holds the cells' positions in the collection.
         """
-        matrix = sparse.csr_matrix(matrix)
-        x = torch.sparse_csr_tensor(
-            torch.from_numpy(matrix.indptr.astype(np.int64)),
-            torch.from_numpy(matrix.indices.astype(np.int64)),
-            torch.from_numpy(matrix.data.astype(np.float32)),
-            size=matrix.shape,
-        )
+        x = csr_tensor(matrix)
         batch = torch.from_numpy(self.batch_codes[rows]).unsqueeze(1)
         tensors = {
             REGISTRY_KEYS.X_KEY: x,

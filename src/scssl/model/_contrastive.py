@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-import numpy as np
 import torch
 from anndata import AnnData
 from scvi import REGISTRY_KEYS
@@ -19,7 +18,7 @@ from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 from scssl import _compat
 from scssl._constants import SCSSL_REGISTRY_KEYS
 from scssl._options import ContrastiveMethod, check_option
-from scssl.data import MinibatchSampling
+from scssl.data import MinibatchSampling, csr_tensor
 from scssl.module import ContrastiveModule
 from scssl.nn import AugmentationSettings
 from scssl.train import EMATrainingPlan
@@ -234,9 +233,9 @@ class Contrastive(
             **module_kwargs,
         )
         if (has_mnn and mnn_prob > 0) or (has_knn and knn_prob > 0):
-            counts = self.adata_manager.get_from_registry(REGISTRY_KEYS.X_KEY)
-            counts = counts.toarray() if hasattr(counts, "toarray") else np.asarray(counts)
-            self.module.set_partner_reference(torch.as_tensor(counts, dtype=torch.float32))
+            self.module.set_partner_reference(
+                csr_tensor(self.adata_manager.get_from_registry(REGISTRY_KEYS.X_KEY), torch.int32)
+            )
         self._model_summary_string = (
             f"Contrastive ({method}): n_latent={n_latent}, n_hidden={n_hidden}, "
             f"n_layers={n_layers}, mask_fraction={mask_fraction}, "

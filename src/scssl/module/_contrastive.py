@@ -19,6 +19,7 @@ from scssl.nn import (
     byol_loss,
     byol_momentum,
     contrastive_objective,
+    csr_index_rows,
     csr_stack,
     draw_partner,
     is_sparse_csr,
@@ -168,8 +169,9 @@ class ContrastiveModule(EncoderModule):
         # BYOL's target network follows the online one by EMA; a frozen scArches query
         # model switches this off so that no reference weight moves (see QueryMappingMixin)
         self.target_follows_online = True
-        # counts of the cells partner positions refer to: not saved, set by the model
-        self.register_buffer("partner_counts", torch.zeros(0, n_input), persistent=False)
+        # CSR counts of the cells partner positions refer to, set by the model: not a
+        # buffer, so never saved nor broadcast under DDP; moved to a step's device on use
+        self.partner_counts: torch.Tensor | None = None
         if method == "byol":
             self.predictor = MLPHead(projector_output, predictor_hidden, projector_output, 1)
             # The target network has the online networks' shapes but its own weights, held
@@ -209,13 +211,30 @@ class ContrastiveModule(EncoderModule):
         return {}
 
     def set_partner_reference(self, counts: torch.Tensor) -> None:
-        """Counts of all registered cells, indexed by the MNN and kNN partner positions."""
+        """Counts of all registered cells, indexed by the MNN and kNN partner positions.
+
+        Dense or CSR; kept as CSR (float32), so that an atlas's reference costs its
+        stored entries rather than cells x genes.
+        """
         if counts.ndim != 2 or counts.shape[1] != self.n_input:
             raise ValueError(
                 f"partner reference counts must be cells x {self.n_input} genes, "
                 f"got {tuple(counts.shape)}"
             )
-        self.partner_counts = counts.to(device=self.device, dtype=torch.float32)
+        csr = counts if is_sparse_csr(counts) else counts.to_sparse_csr()
+        self.partner_counts = csr.to(torch.float32)
+
+    def _partner_rows(self, positions: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        """The reference counts of the cells at ``positions``, CSR or dense as ``like``."""
+        if self.partner_counts is None:
+            raise RuntimeError(
+                "partners are registered but no reference counts are set; "
+                "call module.set_partner_reference(counts) (the model does this)."
+            )
+        if self.partner_counts.device != like.device:
+            self.partner_counts = self.partner_counts.to(like.device)
+        rows = csr_index_rows(self.partner_counts, positions)
+        return rows if is_sparse_csr(like) else rows.to_dense()
 
     # -- forward pieces ------------------------------------------------------------------
     def _second_view_counts(
@@ -230,13 +249,8 @@ class ContrastiveModule(EncoderModule):
         for partners, pair in ((knn_partners, self.knn_pair), (mnn_partner, self.mnn_pair)):
             if partners is None or pair.p == 0.0 or not self.training:
                 continue
-            if self.partner_counts.shape[0] == 0:
-                raise RuntimeError(
-                    "partners are registered but no reference counts are set; "
-                    "call module.set_partner_reference(counts) (the model does this)."
-                )
             position, has_partner = draw_partner(partners)
-            view = pair(view, self.partner_counts[position], has_partner)
+            view = pair(view, self._partner_rows(position, like=view), has_partner)
         return view
 
     @auto_move_data
@@ -262,8 +276,7 @@ class ContrastiveModule(EncoderModule):
             x_norm, library = self._normalize(x)
             z = self.encode(x_norm, batch_index, cat_covs, cont_covs)
             return {"z": z, "x_norm": x_norm, "library": library}
-        partners_used = self.training and (self.mnn_pair.p > 0 or self.knn_pair.p > 0)
-        if is_sparse_csr(x) and (partners_used or not self.augment.reads_sparse):
+        if is_sparse_csr(x) and not self.augment.reads_sparse:
             x = x.to_dense()  # these views need every gene (see noise_nonzero_only)
         v1 = self.augment(x)
         v2 = self.augment(self._second_view_counts(x, mnn_partner, knn_partners))

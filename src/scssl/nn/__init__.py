@@ -45,6 +45,7 @@ from ._programme_masking import (
 from ._sparse import (
     csr_column_positions,
     csr_columns_dense,
+    csr_index_rows,
     csr_keep,
     csr_like,
     csr_rows,
@@ -98,6 +99,7 @@ __all__ = [
     "MLPHead",
     "csr_column_positions",
     "csr_columns_dense",
+    "csr_index_rows",
     "csr_keep",
     "csr_like",
     "csr_rows",

@@ -25,7 +25,7 @@ from ._augmentations import (
     Space,
     _check_probability,
 )
-from ._sparse import is_sparse_csr
+from ._sparse import csr_index_rows, csr_stack, is_sparse_csr
 
 
 class NeighbourView(nn.Module):
@@ -33,8 +33,8 @@ class NeighbourView(nn.Module):
 
     Not a transform of the cell itself: ``forward(counts, partner_counts, has_partner)``
     returns, for each cell with a partner and with probability ``p``, the partner's
-    counts, and the cell's own counts otherwise. Partners come from a precomputed
-    index: a mutual nearest neighbour from another batch
+    counts, and the cell's own counts otherwise (both dense, or both CSR). Partners
+    come from a precomputed index: a mutual nearest neighbour from another batch
     (:func:`scssl.metrics.mutual_nearest_neighbors`, :func:`scssl.tl.mnn_pairs`) or
     one of the cell's nearest neighbours in any batch
     (:func:`scssl.tl.knn_pairs`, one drawn per step with :func:`draw_partner`).
@@ -60,6 +60,11 @@ class NeighbourView(nn.Module):
         if not self.training or self.p == 0.0:
             return counts
         chosen = has_partner.bool() & (torch.rand(counts.shape[0], device=counts.device) < self.p)
+        if is_sparse_csr(counts):
+            # rows of [counts; partner_counts]: row i, or row n + i where the partner is chosen
+            n = counts.shape[0]
+            pick = torch.arange(n, device=counts.device) + n * chosen.long()
+            return csr_index_rows(csr_stack(counts, partner_counts), pick)
         return torch.where(chosen[:, None], partner_counts, counts)
 
     def extra_repr(self) -> str:  # noqa: D102

@@ -62,6 +62,40 @@ def csr_stack(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
     )
 
 
+def csr_index_rows(x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """The rows ``rows`` of a CSR tensor (in that order, repeats allowed), as CSR.
+
+    Reads only the chosen rows' stored entries; indices of the result are int64.
+
+    Examples
+    --------
+    >>> import torch
+    >>> x = torch.tensor([[0.0, 1.0], [2.0, 0.0], [0.0, 0.0]]).to_sparse_csr()
+    >>> csr_index_rows(x, torch.tensor([1, 1, 0])).to_dense()
+    tensor([[2., 0.],
+            [2., 0.],
+            [0., 1.]])
+    """
+    crow = x.crow_indices().to(torch.int64)
+    rows = rows.to(device=x.device, dtype=torch.int64)
+    starts = crow[rows]
+    lengths = crow[rows + 1] - starts
+    new_crow = torch.cat([lengths.new_zeros(1), torch.cumsum(lengths, 0)])
+    n_entries = int(new_crow[-1])
+    out_row = torch.repeat_interleave(
+        torch.arange(rows.numel(), device=x.device), lengths, output_size=n_entries
+    )
+    # each result entry: its source row's start plus its offset within the row
+    source = starts[out_row] + torch.arange(n_entries, device=x.device) - new_crow[out_row]
+    return torch.sparse_csr_tensor(
+        new_crow,
+        x.col_indices()[source].to(torch.int64),
+        x.values()[source],
+        size=(rows.numel(), x.shape[1]),
+        device=x.device,
+    )
+
+
 def csr_keep(x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     """Drop the stored entries where ``keep`` is ``False`` (setting them to zero)."""
     # entries kept before each row start = the new row starts
