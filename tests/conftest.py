@@ -1,13 +1,29 @@
 from __future__ import annotations
 
-import numpy as np
-import pytest
-import scvi
-import torch
-from anndata import AnnData
-from scipy import sparse
+import atexit
+import os
+import shutil
+import tempfile
 
-import scssl
+# Before anything imports jax: scib-metrics (JAX) compiles its kernels anew in every
+# process, and the suite's processes and notebook kernels (which inherit this
+# environment) score embeddings of the same shapes. A compilation cache shared for the
+# session is deleted at exit (warm, it took the method-selection notebook from 50 s to 34 s).
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    _jax_cache = tempfile.mkdtemp(prefix="scssl-tests-jax-cache-")
+    atexit.register(shutil.rmtree, _jax_cache, ignore_errors=True)
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = _jax_cache
+    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+    os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import scvi  # noqa: E402
+import torch  # noqa: E402
+from anndata import AnnData  # noqa: E402
+from scipy import sparse  # noqa: E402
+
+import scssl  # noqa: E402
 
 torch.set_num_threads(1)
 
