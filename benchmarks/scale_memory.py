@@ -81,16 +81,22 @@ def write_collection(n_cells: int, real: sparse.csr_matrix, genes, folder: Path)
     return paths
 
 
-def peak_rss_gb() -> float:
-    """This process's own peak resident set size (VmHWM).
+def memory_gb(field: str = "VmHWM") -> float:
+    """A memory figure of this process from ``/proc/self/status``, in GB.
 
+    ``VmHWM`` (default) is its own peak resident set size, ``VmRSS`` the current one.
     Not ``getrusage``: Linux carries ``ru_maxrss`` over an ``exec``, so a child
     process would report its parent's peak (here, the generator's).
     """
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1e6  # kB -> GB
-    raise RuntimeError("no VmHWM in /proc/self/status")
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def peak_rss_gb() -> float:
+    """This process's own peak resident set size (VmHWM), in GB."""
+    return memory_gb("VmHWM")
 
 
 class Clock(Callback):

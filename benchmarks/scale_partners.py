@@ -28,14 +28,13 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import scvi
 from _common import RESULTS, set_threads, write_markdown
 from anndata import AnnData
-from scale_memory import peak_rss_gb
+from scale_memory import memory_gb
 from scale_throughput import EpochTimer, synthetic_from_real
 from scipy import sparse
 
@@ -53,14 +52,6 @@ ROWS = {
 }
 
 
-def rss_gb() -> float:
-    """This process's resident set size now (VmRSS)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1e6  # kB -> GB
-    raise RuntimeError("no VmRSS in /proc/self/status")
-
-
 def synthetic() -> AnnData:
     baron = scssl.data.baron_pancreas()
     matrix = synthetic_from_real(sparse.csr_matrix(baron.X, dtype=np.float32), N_CELLS)
@@ -73,9 +64,13 @@ def child(name: str) -> dict:
     adata = synthetic()
     settings = ROWS[name]
     gc.collect()
-    result = {"row": name, "stored entries": int(adata.X.nnz), "RSS with data GB": rss_gb()}
+    result = {
+        "row": name,
+        "stored entries": int(adata.X.nnz),
+        "RSS with data GB": memory_gb("VmRSS"),
+    }
     if settings is None:
-        return {**result, "peak RSS GB": peak_rss_gb()}
+        return {**result, "peak RSS GB": memory_gb("VmHWM")}
     scvi.settings.seed = 0
     if name == "scVI":
         scvi.model.SCVI.setup_anndata(adata)
@@ -94,7 +89,7 @@ def child(name: str) -> dict:
         if reference is not None:
             result["partner reference layout"] = str(reference.layout).removeprefix("torch.")
     gc.collect()
-    result["RSS with model GB"] = rss_gb()  # kNN partners and partner reference included
+    result["RSS with model GB"] = memory_gb("VmRSS")  # kNN partners and partner reference included
     timer = EpochTimer()
     model.train(
         max_epochs=3,
@@ -108,7 +103,7 @@ def child(name: str) -> dict:
         **result,
         "model over data GB": result["RSS with model GB"] - result["RSS with data GB"],
         "train cells/s": timer.cells_per_second,
-        "peak RSS GB": peak_rss_gb(),
+        "peak RSS GB": memory_gb("VmHWM"),
     }
 
 

@@ -364,6 +364,7 @@ def test_contrastive_knn_partners_stay_sparse_from_reference_to_encoder():
     assert model.module.knn_pair.p > 0
     # the reference holds the stored entries only, never a cells x genes copy
     assert reference.layout == torch.sparse_csr and reference.values().numel() == adata.X.nnz
+    assert reference.col_indices().dtype == torch.int32  # the smallest index type that fits
     assert torch.equal(reference.to_dense(), torch.as_tensor(counts, dtype=torch.float32))
     with layouts_seen(model.module, "encode") as seen:
         model.train(max_epochs=2, batch_size=16)

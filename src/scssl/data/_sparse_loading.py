@@ -30,11 +30,11 @@ def is_csr_matrix(matrix) -> bool:
     return getattr(matrix, "format", None) == "csr"  # anndata's backed CSRDataset
 
 
-def csr_tensor(matrix, index_dtype: torch.dtype = torch.int64) -> torch.Tensor:
+def csr_tensor(matrix, index_dtype: torch.dtype | None = torch.int64) -> torch.Tensor:
     """A scipy sparse matrix as a float32 ``torch.sparse_csr`` tensor (no dense copy).
 
     ``index_dtype=torch.int32`` halves the index memory of a large matrix (up to
-    2**31 - 1 stored entries).
+    2**31 - 1 stored entries); ``None`` takes int32 where the entries fit, else int64.
 
     Examples
     --------
@@ -45,9 +45,12 @@ def csr_tensor(matrix, index_dtype: torch.dtype = torch.int64) -> torch.Tensor:
             [0., 1.]])
     """
     csr = sparse.csr_matrix(matrix)
-    numpy_index = np.int32 if index_dtype == torch.int32 else np.int64
-    if numpy_index == np.int32 and csr.nnz > np.iinfo(np.int32).max:
+    fits_int32 = csr.nnz <= np.iinfo(np.int32).max
+    if index_dtype is None:
+        index_dtype = torch.int32 if fits_int32 else torch.int64
+    if index_dtype == torch.int32 and not fits_int32:
         raise ValueError(f"{csr.nnz} stored entries do not fit int32 indices")
+    numpy_index = np.int32 if index_dtype == torch.int32 else np.int64
     return torch.sparse_csr_tensor(
         torch.from_numpy(csr.indptr.astype(numpy_index)),
         torch.from_numpy(csr.indices.astype(numpy_index)),

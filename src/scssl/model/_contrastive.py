@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-import torch
 from anndata import AnnData
 from scvi import REGISTRY_KEYS
 from scvi.data.fields import (
@@ -235,9 +234,8 @@ class Contrastive(
             **module_kwargs,
         )
         if (has_mnn and mnn_prob > 0) or (has_knn and knn_prob > 0):
-            self.module.set_partner_reference(
-                csr_tensor(self.adata_manager.get_from_registry(REGISTRY_KEYS.X_KEY), torch.int32)
-            )
+            counts = self.adata_manager.get_from_registry(REGISTRY_KEYS.X_KEY)
+            self.module.set_partner_reference(csr_tensor(counts, index_dtype=None))
         self._model_summary_string = (
             f"Contrastive ({method}): n_latent={n_latent}, n_hidden={n_hidden}, "
             f"n_layers={n_layers}, mask_fraction={mask_fraction}, "
