@@ -352,6 +352,21 @@ def test_contrastive_with_nonzero_noise_never_densifies_a_minibatch():
     assert np.isfinite(model.history["train_loss"].to_numpy(dtype=float)).all()
 
 
+@pytest.mark.parametrize("method", ["byol", "vicreg"])
+def test_every_method_trains_on_sparse_views(method):
+    """BYOL's target network reads the views as the online encoder does (CSR stays CSR)."""
+    counts = _counts(n_cells=60, n_genes=40).numpy()
+    adata = _adata(counts)
+    scssl.model.Contrastive.setup_anndata(adata)
+    model = scssl.model.Contrastive(
+        adata, method=method, n_latent=4, n_hidden=16, noise_nonzero_only=True
+    )
+    with layouts_seen(model.module, "encode") as seen:
+        model.train(max_epochs=2, batch_size=16)
+    assert seen and set(seen) == {torch.sparse_csr}
+    assert np.isfinite(model.history["train_loss"].to_numpy(dtype=float)).all()
+
+
 def test_contrastive_knn_partners_stay_sparse_from_reference_to_encoder():
     counts = _counts(n_cells=60, n_genes=40).numpy()
     adata = _adata(counts)

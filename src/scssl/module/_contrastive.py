@@ -269,7 +269,8 @@ class ContrastiveModule(EncoderModule):
         ``apply_mask=False`` gives the deterministic embedding ``{"z": ...}`` of the
         unaugmented cells (augmentations are also off whenever the module is in eval
         mode). With ``apply_mask=True`` the outputs hold ``views`` (the two
-        log-normalised inputs) and ``z_views`` (their embeddings); ``z`` is then the
+        log-normalised inputs), ``stacked_views`` (both, one above the other, as the
+        encoder reads them) and ``z_views`` (their embeddings); ``z`` is then the
         embedding of the first view.
         """
         if not apply_mask:
@@ -283,7 +284,13 @@ class ContrastiveModule(EncoderModule):
         covs = (batch_index, cat_covs, cont_covs)
         both = csr_stack(v1, v2) if is_sparse_csr(v1) else torch.cat([v1, v2])
         z_views = self.encode(both, *_repeat_all(covs)).chunk(2)
-        return {"z": z_views[0], "views": (v1, v2), "z_views": z_views, "covs": covs}
+        return {
+            "z": z_views[0],
+            "views": (v1, v2),
+            "stacked_views": both,
+            "z_views": z_views,
+            "covs": covs,
+        }
 
     @auto_move_data
     def generative(self, **kwargs) -> dict:
@@ -302,11 +309,14 @@ class ContrastiveModule(EncoderModule):
         if self.method == "byol":
             q1, q2 = self.predictor(torch.cat([p1, p2])).chunk(2)
             with torch.no_grad():
-                v1, v2 = inference_outputs["views"]
-                covs = inference_outputs["covs"]
-                batch2, cat2, cont2 = _repeat_all(covs)
+                # both views as the online encoder read them (CSR views stay CSR)
+                batch2, cat2, cont2 = _repeat_all(inference_outputs["covs"])
                 h = self.encode(
-                    torch.cat([v1, v2]), batch2, cat2, cont2, self.target_weights("z_encoder")
+                    inference_outputs["stacked_views"],
+                    batch2,
+                    cat2,
+                    cont2,
+                    self.target_weights("z_encoder"),
                 )
                 t1, t2 = functional_call(
                     self.projector, self.target_weights("projector"), (h,)
