@@ -339,6 +339,45 @@ def test_pipeline_densifies_only_when_an_augmentation_needs_every_gene():
     assert dense_pipe.train()(x).layout == torch.strided
 
 
+def test_default_pipeline_densifies_at_the_noise_not_before():
+    """Thinning and masking act on the stored entries; only noise on every gene sees dense."""
+    from scssl.nn import AugmentationPipeline, GaussianNoise, build_augmentations
+
+    pipe = AugmentationPipeline(build_augmentations(), normalize_counts).train()
+    torch.manual_seed(0)
+    seen = {}
+    for aug in [*pipe.count_augmentations, *pipe.normalized_augmentations]:
+        with layouts_seen(aug, "augment_cells") as layouts:
+            seen[type(aug).__name__] = layouts
+            pipe(_counts(n_cells=200).to_sparse_csr())
+    assert seen.pop("GaussianNoise") == [torch.strided]
+    assert seen and all(layouts == [torch.sparse_csr] for layouts in seen.values())
+    assert any(isinstance(aug, GaussianNoise) for aug in pipe.normalized_augmentations)
+
+
+def test_noise_and_thinning_leave_unchosen_cells_unchanged():
+    from scssl.nn import BinomialThinning, GaussianNoise
+
+    torch.manual_seed(0)
+    x = _counts(n_cells=400, n_genes=300, density=0.3)
+    x_norm = torch.log1p(x)
+    noise = GaussianNoise(std=0.5, p=0.5).train()
+    noisy = noise(x_norm)
+    changed = (noisy != x_norm).any(dim=1)
+    assert 0.35 < changed.float().mean() < 0.65  # about p of the cells
+    assert torch.equal(noisy[~changed], x_norm[~changed])
+    # a chosen cell gets noise on every gene (zeros included), with the set sd
+    delta = noisy[changed] - x_norm[changed]
+    assert (delta != 0).all()
+    assert abs(delta.std() - 0.5) < 0.02
+    thinning = BinomialThinning(min_keep=0.2, max_keep=0.5, p=0.5).train()
+    thinned = thinning(x.to_sparse_csr()).to_dense()
+    changed = (thinned != x).any(dim=1)
+    assert 0.35 < changed.float().mean() < 0.65
+    assert torch.equal(thinned[~changed], x[~changed])
+    assert (thinned <= x).all() and (thinned[changed].sum(1) < x[changed].sum(1)).all()
+
+
 def test_contrastive_with_nonzero_noise_never_densifies_a_minibatch():
     counts = _counts(n_cells=60, n_genes=40).numpy()
     adata = _adata(counts)

@@ -87,8 +87,8 @@ class ContrastiveModule(EncoderModule):
         Settings of the augmentations (:class:`~scssl.nn.AugmentationSettings`; a
         probability of 0 turns one off). With ``noise_nonzero_only=True`` the default
         augmentations all leave zeros at zero, and a sparse (CSR) minibatch stays sparse
-        up to the encoder's first layer; with noise on every gene it is made dense on
-        its device first.
+        up to the encoder's first layer; with noise on every gene it stays sparse through
+        thinning and masking and is made dense on its device just before the noise.
     mnn_prob
         Probability that the second view is the cell's mutual nearest neighbour from
         another batch (needs partners registered and reference counts set with
@@ -277,8 +277,6 @@ class ContrastiveModule(EncoderModule):
             x_norm, library = self._normalize(x)
             z = self.encode(x_norm, batch_index, cat_covs, cont_covs)
             return {"z": z, "x_norm": x_norm, "library": library}
-        if is_sparse_csr(x) and not self.augment.reads_sparse:
-            x = x.to_dense()  # these views need every gene (see noise_nonzero_only)
         v1 = self.augment(x)
         v2 = self.augment(self._second_view_counts(x, mnn_partner, knn_partners))
         covs = (batch_index, cat_covs, cont_covs)

@@ -140,9 +140,12 @@ class AugmentationPipeline(nn.Module):
         return all(aug.reads_sparse or aug.p == 0.0 for aug in augmentations)
 
     def forward(self, counts: torch.Tensor) -> torch.Tensor:
-        """Return the augmented, log-normalised view of ``counts`` (CSR stays CSR if it can)."""
-        if is_sparse_csr(counts) and not self.reads_sparse:
-            counts = counts.to_dense()
+        """Return the augmented, log-normalised view of ``counts``.
+
+        A CSR minibatch stays CSR through the augmentations that act on stored entries
+        and is made dense just before the first one that needs every gene (so with the
+        default settings, only Gaussian noise on every gene sees a dense minibatch).
+        """
         for aug in self.count_augmentations:
             counts = aug(counts)
         x, _ = self.normalize(counts)

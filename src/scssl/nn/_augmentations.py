@@ -75,12 +75,22 @@ class Augmentation(nn.Module):
         return torch.rand(x.shape[0], device=x.device) < self.p
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Augment each cell with probability ``p`` (identity in eval mode or if ``p == 0``)."""
+        """Augment each cell with probability ``p`` (identity in eval mode or if ``p == 0``).
+
+        A CSR ``x`` is made dense here if this augmentation needs every gene, so the
+        augmentations before it in a pipeline still act on the stored entries only.
+        """
+        if is_sparse_csr(x) and not self.reads_sparse and self.p > 0.0:
+            x = x.to_dense()
         if not self.training or self.p == 0.0 or x.shape[0] == 0:
             return x
         chosen = self.draw_cells(x)
         if not bool(chosen.any()):
             return x
+        return self.augment_cells(x, chosen)
+
+    def augment_cells(self, x: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
+        """``x`` with the ``chosen`` cells (boolean, ``(n_cells,)``) augmented."""
         if is_sparse_csr(x):
             values = torch.where(chosen[csr_rows(x)], self.transform_stored(x), x.values())
             return csr_like(x, values)
@@ -163,6 +173,16 @@ class GaussianNoise(Augmentation):
         values = x.values()
         return values + self.std * torch.randn_like(values) * (values != 0)
 
+    def augment_cells(self, x: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        if is_sparse_csr(x):
+            return super().augment_cells(x, chosen)
+        # noise drawn for the chosen cells only (on every gene, the costly part of a step)
+        rows = chosen.nonzero().squeeze(1)
+        noise = self.std * torch.randn(rows.numel(), x.shape[1], dtype=x.dtype, device=x.device)
+        if self.nonzero_only:
+            noise = noise * (x[rows] != 0)
+        return x.index_add(0, rows, noise)
+
     def extra_repr(self) -> str:  # noqa: D102
         return f"std={self.std}, p={self.p}, nonzero_only={self.nonzero_only}"
 
@@ -193,10 +213,17 @@ class BinomialThinning(Augmentation):
         self.min_keep = float(min_keep)
         self.max_keep = float(max_keep)
 
+    def _keep(self, n_cells: int, like: torch.Tensor) -> torch.Tensor:
+        """Each cell's share of molecules kept, uniform in ``[min_keep, max_keep]``."""
+        keep = torch.rand(n_cells, device=like.device, dtype=like.dtype)
+        return self.min_keep + (self.max_keep - self.min_keep) * keep
+
+    @staticmethod
+    def _thin(counts: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        return torch.binomial(counts.round().clamp_min(0), keep)
+
     def transform(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        keep = torch.rand(x.shape[0], 1, device=x.device, dtype=x.dtype)
-        keep = self.min_keep + (self.max_keep - self.min_keep) * keep
-        return torch.binomial(x.round().clamp_min(0), keep.expand_as(x))
+        return self._thin(x, self._keep(x.shape[0], x)[:, None].expand_as(x))
 
     @property
     def reads_sparse(self) -> bool:  # noqa: D102
@@ -204,9 +231,18 @@ class BinomialThinning(Augmentation):
 
     def transform_stored(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         values = x.values()
-        keep = torch.rand(x.shape[0], device=x.device, dtype=values.dtype)
-        keep = (self.min_keep + (self.max_keep - self.min_keep) * keep)[csr_rows(x)]
-        return torch.binomial(values.round().clamp_min(0), keep)
+        return self._thin(values, self._keep(x.shape[0], values)[csr_rows(x)])
+
+    def augment_cells(self, x: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        if not is_sparse_csr(x):
+            return super().augment_cells(x, chosen)
+        # binomial draws (the costly part) for the chosen cells' stored entries only
+        values, rows = x.values(), csr_rows(x)
+        on_chosen = chosen[rows]
+        keep = self._keep(x.shape[0], values)[rows[on_chosen]]
+        thinned = values.clone()
+        thinned[on_chosen] = self._thin(values[on_chosen], keep)
+        return csr_like(x, thinned)
 
     def extra_repr(self) -> str:  # noqa: D102
         return f"min_keep={self.min_keep}, max_keep={self.max_keep}, p={self.p}"
