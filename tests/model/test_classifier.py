@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import scvi
 import torch
 from scvi import REGISTRY_KEYS
 
@@ -17,6 +18,7 @@ QUIET = {"enable_progress_bar": False}
 
 @pytest.fixture(scope="module")
 def pretrained(baron_small):
+    scvi.settings.seed = 0  # module fixtures run before the autouse per-test seed
     adata = baron_small.copy()
     MaskedAE.setup_anndata(adata, batch_key="donor")
     model = MaskedAE(adata, **TINY)

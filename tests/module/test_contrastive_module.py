@@ -77,3 +77,20 @@ def test_hybrid_weight_zero_is_masked_ae_loss():
     assert "contrastive_term" not in module.loss(tensors, inf, gen).extra_metrics
     with pytest.raises(ValueError, match="contrastive_method"):
         MaskedContrastiveModule(30, contrastive_method="byol")
+
+
+def test_byol_target_saved_in_the_out_by_in_layout_still_loads():
+    """A BYOL model saved before gene-major first layers held its target's ``weight``."""
+    torch.manual_seed(0)
+    saved = ContrastiveModule(30, method="byol").state_dict()
+    old_layout = {}
+    for key, value in saved.items():
+        if key.startswith("target_z_encoder:") and key.endswith(":weight_t"):
+            key, value = key.removesuffix("_t"), value.T.contiguous()
+        old_layout[key] = value
+    assert old_layout.keys() != saved.keys()
+    torch.manual_seed(1)
+    module = ContrastiveModule(30, method="byol")
+    module.load_state_dict(old_layout)
+    for key, value in module.state_dict().items():
+        assert torch.equal(value, saved[key]), key

@@ -114,12 +114,52 @@ def test_encoder_gives_the_same_embedding_and_gradients_for_csr_input():
     x, cat = _counts(), torch.randint(0, 3, (24, 1))
     dense = encoder(x, cat)
     dense.square().sum().backward()
-    dense_grad = encoder.encoder.fc_layers[0][0].weight.grad.clone()
+    dense_grad = encoder.encoder.fc_layers[0][0].weight_t.grad.clone()
     encoder.zero_grad()
     from_sparse = encoder(x.to_sparse_csr(), cat)
     from_sparse.square().sum().backward()
     assert torch.allclose(from_sparse, dense, atol=1e-4)
-    assert torch.allclose(encoder.encoder.fc_layers[0][0].weight.grad, dense_grad, atol=1e-3)
+    assert torch.allclose(encoder.encoder.fc_layers[0][0].weight_t.grad, dense_grad, atol=1e-3)
+
+
+def test_gene_major_linear_is_nn_linear_with_its_weight_stored_transposed():
+    import pickle
+
+    from scssl.nn import GeneMajorLinear
+
+    torch.manual_seed(0)
+    dense = torch.nn.Linear(30, 5)
+    rng_before = torch.get_rng_state()
+    layer = GeneMajorLinear.from_linear(dense)
+    assert torch.equal(torch.get_rng_state(), rng_before)  # later layers initialise as before
+    assert layer.weight_t.shape == (30, 5) and layer.weight_t.is_contiguous()
+    x = torch.randn(7, 30)
+    assert torch.allclose(layer(x), dense(x), atol=1e-6)
+    layer(x).square().sum().backward()
+    dense(x).square().sum().backward()
+    assert torch.allclose(layer.weight_t.grad, dense.weight.grad.T, atol=1e-5)
+    # the state dict is nn.Linear's, both ways
+    state = layer.state_dict()
+    assert set(state) == {"weight", "bias"} and state["weight"].shape == (5, 30)
+    fresh = torch.nn.Linear(30, 5)
+    fresh.load_state_dict(state)
+    assert torch.equal(fresh.weight, dense.weight)
+    other = GeneMajorLinear(30, 5)
+    other.load_state_dict(dense.state_dict())
+    assert torch.equal(other.weight_t, dense.weight.T)
+    assert torch.equal(pickle.loads(pickle.dumps(layer)).weight_t, layer.weight_t)
+
+
+def test_encoder_reads_csr_through_its_gene_major_weight_without_a_copy():
+    from scssl.nn import GeneMajorLinear
+
+    encoder = DeterministicEncoder(50, 8, n_cat_list=[3], n_hidden=16)
+    first = encoder.encoder.fc_layers[0][0]
+    assert isinstance(first, GeneMajorLinear)
+    # the embedding table of the sparse first layer is the parameter itself
+    assert first.weight.T.contiguous().data_ptr() == first.weight_t.data_ptr()
+    encoder(_counts().to_sparse_csr(), torch.zeros(24, 1, dtype=torch.long)).sum().backward()
+    assert first.weight_t.grad.is_contiguous()
 
 
 # -- MaskedAE module ---------------------------------------------------------------------

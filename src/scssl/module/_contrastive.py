@@ -188,6 +188,17 @@ class ContrastiveModule(EncoderModule):
     def _normalize(self, counts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return normalize_counts(counts, self.target_sum)
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # noqa: D102
+        # a BYOL target saved before gene-major first layers holds ``weight`` (out x in)
+        for network, names in getattr(self, "_target_names", {}).items():
+            for name in names:
+                if name.endswith(".weight_t"):
+                    new = prefix + _target_key(network, name)
+                    old = prefix + _target_key(network, name.removesuffix("_t"))
+                    if old in state_dict and new not in state_dict:
+                        state_dict[new] = state_dict.pop(old).T
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def _online_state(self, network: str) -> dict[str, torch.Tensor]:
         net = getattr(self, network)
         return dict(itertools.chain(net.named_parameters(), net.named_buffers()))

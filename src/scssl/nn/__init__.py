@@ -34,7 +34,13 @@ from ._masking import (
     SharedRandomMasking,
     SparseMaskDraw,
 )
-from ._networks import DeterministicEncoder, ExpressionDecoder, normalize_counts
+from ._networks import (
+    DeterministicEncoder,
+    EncoderLayers,
+    ExpressionDecoder,
+    GeneMajorLinear,
+    normalize_counts,
+)
 from ._programme_masking import (
     MASKING_STRATEGIES,
     GeneProgrammeMasking,
@@ -67,6 +73,8 @@ __all__ = [
     "ProgrammeMaskDraw",
     "ProgrammeToTFMasking",
     "DeterministicEncoder",
+    "EncoderLayers",
+    "GeneMajorLinear",
     "ExpressionDecoder",
     "MaskDraw",
     "MaskingStrategy",

@@ -134,10 +134,13 @@ def normalize_sparse_counts(
 
 
 def sparse_linear(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """``x @ weight.T`` for a CSR ``x`` (cells x genes) and ``weight`` (out x genes).
+    """``x @ weight[:, :n_genes].T`` for a CSR ``x`` (cells x genes), ``weight`` (out x in).
 
     An embedding-bag over the stored gene indices, weighted by the stored values:
-    the work is proportional to the non-zero entries times ``out``.
+    the work is proportional to the non-zero entries times ``out``. Columns of
+    ``weight`` past ``x``'s genes (covariates) are not read. The embedding table is
+    ``weight.T``, copied unless it is contiguous already (a
+    :class:`~scssl.nn.GeneMajorLinear`'s weight is).
 
     Examples
     --------
@@ -146,6 +149,8 @@ def sparse_linear(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     >>> torch.allclose(sparse_linear(x.to_sparse_csr(), w), x @ w.T)
     True
     """
+    if weight.shape[1] < x.shape[1]:
+        raise ValueError(f"weight has {weight.shape[1]} input columns, x has {x.shape[1]} genes")
     crow = x.crow_indices().to(torch.int64)
     return F.embedding_bag(
         x.col_indices().to(torch.int64),
@@ -196,14 +201,12 @@ def fc_layers_forward(
             if layer is None:
                 continue
             if i == 0 and isinstance(layer, nn.Linear):
-                # slicing a full-width weight would cost a zero-filled copy in backward
-                genes_weight = layer.weight
-                if n_sparse < layer.in_features:
-                    genes_weight = genes_weight[:, :n_sparse]
-                h = sparse_linear(x, genes_weight)
+                # the full-width weight: a slice would cost a zero-filled copy in backward
+                h = sparse_linear(x, layer.weight)
                 tail = ([dense_tail] if dense_tail is not None else []) + covariates
                 if tail:
-                    h = h + torch.cat(tail, dim=-1) @ layer.weight[:, n_sparse:].T
+                    # rows of the (in x out) transpose: contiguous for a GeneMajorLinear
+                    h = h + torch.cat(tail, dim=-1) @ layer.weight.T[n_sparse:]
                 if layer.bias is not None:
                     h = h + layer.bias
             elif isinstance(layer, nn.Linear) and fc.inject_into_layer(i):
