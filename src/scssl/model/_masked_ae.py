@@ -110,10 +110,11 @@ class MaskedAE(
     masking
         ``"random"`` (default): random genes, drawn per cell; ``"random_shared"``: the
         same random genes in every cell of a minibatch, drawn afresh each step (on
-        sparse input the decoder then evaluates only those genes: 1.1x-1.4x faster on
-        all genes (``scale_shared_mask_speed.md``), but 0.014 lower leave-one-donor-out macro-F1 on Baron,
-        ``benchmarks/results/scale_shared_mask.md``); ``"gene_programme"``: all genes of a
-        random ``programme_fraction`` of the programmes, per cell, loss on them;
+        sparse input the decoder then evaluates only those genes: 1.3x-1.4x faster on
+        all genes in ``benchmarks/results/scale_shared_mask_speed.md``, but 0.014 lower
+        leave-one-donor-out macro-F1 on Baron, ``scale_shared_mask.md``);
+        ``"gene_programme"``: all genes of a random ``programme_fraction`` of the
+        programmes, per cell, loss on them;
         ``"gp_to_gp"``: one programme visible per cell, loss on all other genes;
         ``"gp_to_tf"``: one TF's targets visible per cell, loss on the TF.
     programmes
