@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from ._masking import RandomMasking
-from ._sparse import csr_like, csr_rows, is_sparse_csr
+from ._sparse import csr_index_rows, csr_like, csr_rows, is_sparse_csr
 
 Space = Literal["counts", "normalized"]
 
@@ -90,11 +90,24 @@ class Augmentation(nn.Module):
         return self.augment_cells(x, chosen)
 
     def augment_cells(self, x: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
-        """``x`` with the ``chosen`` cells (boolean, ``(n_cells,)``) augmented."""
-        if is_sparse_csr(x):
-            values = torch.where(chosen[csr_rows(x)], self.transform_stored(x), x.values())
+        """``x`` with the ``chosen`` cells (boolean, ``(n_cells,)``) augmented.
+
+        The transform runs on the chosen cells only (its random draws, on every gene
+        for the noise, are the costly part of a step); each cell is transformed on its
+        own, so this draws what transforming all cells and keeping the chosen ones would.
+        """
+        sparse = is_sparse_csr(x)
+        if bool(chosen.all()):
+            return csr_like(x, self.transform_stored(x)) if sparse else self.transform(x)
+        rows = chosen.nonzero().squeeze(1)
+        if sparse:
+            values = x.values().clone()
+            # the chosen rows' entries, in the order csr_index_rows returns them
+            values[chosen[csr_rows(x)]] = self.transform_stored(csr_index_rows(x, rows))
             return csr_like(x, values)
-        return torch.where(chosen[:, None], self.transform(x), x)
+        augmented = x.clone()
+        augmented[rows] = self.transform(x[rows])
+        return augmented
 
     def extra_repr(self) -> str:  # noqa: D102
         return f"p={self.p}"
@@ -173,16 +186,6 @@ class GaussianNoise(Augmentation):
         values = x.values()
         return values + self.std * torch.randn_like(values) * (values != 0)
 
-    def augment_cells(self, x: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        if is_sparse_csr(x):
-            return super().augment_cells(x, chosen)
-        # noise drawn for the chosen cells only (on every gene, the costly part of a step)
-        rows = chosen.nonzero().squeeze(1)
-        noise = self.std * torch.randn(rows.numel(), x.shape[1], dtype=x.dtype, device=x.device)
-        if self.nonzero_only:
-            noise = noise * (x[rows] != 0)
-        return x.index_add(0, rows, noise)
-
     def extra_repr(self) -> str:  # noqa: D102
         return f"std={self.std}, p={self.p}, nonzero_only={self.nonzero_only}"
 
@@ -232,17 +235,6 @@ class BinomialThinning(Augmentation):
     def transform_stored(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         values = x.values()
         return self._thin(values, self._keep(x.shape[0], values)[csr_rows(x)])
-
-    def augment_cells(self, x: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        if not is_sparse_csr(x):
-            return super().augment_cells(x, chosen)
-        # binomial draws (the costly part) for the chosen cells' stored entries only
-        values, rows = x.values(), csr_rows(x)
-        on_chosen = chosen[rows]
-        keep = self._keep(x.shape[0], values)[rows[on_chosen]]
-        thinned = values.clone()
-        thinned[on_chosen] = self._thin(values[on_chosen], keep)
-        return csr_like(x, thinned)
 
     def extra_repr(self) -> str:  # noqa: D102
         return f"min_keep={self.min_keep}, max_keep={self.max_keep}, p={self.p}"
@@ -354,6 +346,10 @@ class Crossover(Augmentation):
         partner = torch.empty_like(order)
         partner[order] = order.roll(-1)
         return partner
+
+    def augment_cells(self, x: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        # a chosen cell takes genes from any cell of the minibatch, chosen or not
+        return torch.where(chosen[:, None], self.transform(x), x)
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         if x.shape[0] < 2:
