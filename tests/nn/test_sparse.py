@@ -66,6 +66,30 @@ def test_sparse_normalisation_linear_and_column_block_match_dense():
     assert torch.equal(kept, dropped)
 
 
+def test_sparse_linear_gradients_match_the_dense_product():
+    torch.manual_seed(0)
+    x = _counts()
+    x[:, 7] = 0.0  # a gene no cell expresses: its gradient row is zero, not left out
+    weight = torch.randn(6, x.shape[1] + 2, requires_grad=True)  # 2 covariate columns
+    grad_out = torch.randn(x.shape[0], 6)
+    (x @ weight[:, : x.shape[1]].T).backward(grad_out)
+    dense_grad = weight.grad.clone()
+    weight.grad = None
+    sparse_linear(x.to_sparse_csr(), weight).backward(grad_out)
+    assert torch.allclose(weight.grad, dense_grad, atol=1e-5)
+    assert torch.equal(weight.grad[:, x.shape[1] :], torch.zeros(6, 2))
+    # values that need a gradient too (the generic embedding-bag): both gradients
+    xs = x.to_sparse_csr()
+    values = xs.values().clone().requires_grad_()
+    with_values = torch.sparse_csr_tensor(xs.crow_indices(), xs.col_indices(), values, xs.shape)
+    weight.grad = None
+    sparse_linear(with_values, weight).backward(grad_out)
+    assert torch.allclose(weight.grad, dense_grad, atol=1e-5)
+    dense_x = x.clone().requires_grad_()
+    (dense_x @ weight[:, : x.shape[1]].T).backward(grad_out)
+    assert torch.allclose(values.grad, dense_x.grad[x != 0], atol=1e-5)
+
+
 @pytest.mark.parametrize("index_dtype", [torch.int32, torch.int64])
 def test_csr_index_rows_matches_dense_row_indexing(index_dtype):
     x = _counts(n_cells=12)
