@@ -145,9 +145,10 @@ def append_row(path: Path, row: dict) -> None:
 
 def environment_note() -> str:
     """One line recording versions and threads, for the result tables."""
+    device = f"GPU: {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "CPU"
     return (
         f"python {platform.python_version()}, torch {torch.__version__} "
-        f"({torch.get_num_threads()} threads, CPU), scvi-tools {scvi.__version__}, "
+        f"({torch.get_num_threads()} threads, {device}), scvi-tools {scvi.__version__}, "
         f"scssl {scssl.__version__}, {platform.processor() or platform.machine()}"
     )
 

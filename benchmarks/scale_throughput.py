@@ -49,6 +49,12 @@ EMBED_CAP = 20_000
 EMBED_REPEATS = 3  # embedding cells/s: the median of 3 timed calls (2,142 cells take ~0.2 s)
 
 
+def _synchronize() -> None:
+    """Wait for queued GPU work, so that wall time covers it (no-op on CPU)."""
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
 class EpochTimer(Callback):
     """Wall time and cells of every training epoch after the first."""
 
@@ -56,6 +62,7 @@ class EpochTimer(Callback):
         self.seconds, self.cells, self._start, self._cells = 0.0, 0, 0.0, 0
 
     def on_train_epoch_start(self, trainer, pl_module):  # noqa: D102
+        _synchronize()
         self._start, self._cells = time.perf_counter(), 0
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):  # noqa: D102
@@ -63,6 +70,7 @@ class EpochTimer(Callback):
         self._cells += int(x.shape[0])
 
     def on_train_epoch_end(self, trainer, pl_module):  # noqa: D102
+        _synchronize()
         if trainer.current_epoch > 0:
             self.seconds += time.perf_counter() - self._start
             self.cells += self._cells
@@ -83,25 +91,42 @@ def synthetic_from_real(real: sparse.csr_matrix, n_cells: int, seed: int = 0) ->
     return out
 
 
-def train_kwargs(limit_batches: int | None) -> dict:
-    kwargs = {"max_epochs": EPOCHS, "batch_size": BATCH_SIZE, "train_size": 1.0}
+def train_kwargs(
+    limit_batches: int | None, batch_size: int = BATCH_SIZE, epochs: int = EPOCHS
+) -> dict:
+    kwargs = {"max_epochs": epochs, "batch_size": batch_size, "train_size": 1.0}
     kwargs["enable_progress_bar"] = False
     if limit_batches is not None:
         kwargs["limit_train_batches"] = limit_batches
     return kwargs
 
 
-def measure(name: str, build, n_obs: int, limit_batches: int | None) -> dict:
-    """Train ``build()``'s model under the timer, then time its embedding."""
+def measure(
+    name: str,
+    build,
+    n_obs: int,
+    limit_batches: int | None,
+    embed_cap: int = EMBED_CAP,
+    embed_batch_size: int = 1024,
+    **train_options,
+) -> dict:
+    """Train ``build()``'s model under the timer, then time its embedding.
+
+    ``train_options``: ``batch_size`` and ``epochs`` of :func:`train_kwargs`, and any
+    other ``model.train`` argument (e.g. ``precision``).
+    """
     scvi.settings.seed = 0
     model = build()
     timer = EpochTimer()
-    model.train(callbacks=[timer], **train_kwargs(limit_batches))
-    indices = np.arange(min(n_obs, EMBED_CAP))
+    sizes = {
+        key: train_options.pop(key) for key in ("batch_size", "epochs") if key in train_options
+    }
+    model.train(callbacks=[timer], **train_kwargs(limit_batches, **sizes), **train_options)
+    indices = np.arange(min(n_obs, embed_cap))
     seconds = []
     for _ in range(1 + EMBED_REPEATS):  # the first call (loader start-up) is not timed
         start = time.perf_counter()
-        model.get_latent_representation(indices=indices, batch_size=1024)
+        model.get_latent_representation(indices=indices, batch_size=embed_batch_size)
         seconds.append(time.perf_counter() - start)
     embed = indices.size / float(np.median(seconds[1:]))
     row = {"method": name, "train cells/s": timer.cells_per_second, "embed cells/s": embed}
