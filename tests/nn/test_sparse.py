@@ -130,6 +130,10 @@ def test_fc_layers_on_csr_match_the_dense_forward_with_covariates(n_layers):
     dense = fc(torch.cat([x, cont], -1), *cats)
     from_sparse = fc_layers_forward(fc, x.to_sparse_csr(), *cats, dense_tail=cont)
     assert torch.allclose(from_sparse, dense, atol=1e-4)
+    # a dense input gives FCLayers' own result exactly, with and without covariates
+    assert torch.equal(fc_layers_forward(fc, x, *cats, dense_tail=cont), dense)
+    plain = FCLayers(50, 16, n_layers=n_layers, n_hidden=16).eval()
+    assert torch.equal(fc_layers_forward(plain, x), plain(x))
 
 
 def test_encoder_gives_the_same_embedding_and_gradients_for_csr_input():

@@ -189,12 +189,8 @@ class DeterministicEncoder(nn.Module):
     def forward(
         self, x: torch.Tensor, *cat_list: torch.Tensor, cont: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """Embed ``x``; ``cat_list`` are integer covariate columns, ``cont`` continuous ones."""
-        if is_sparse_csr(x):
-            return self.output(fc_layers_forward(self.encoder, x, *cat_list, dense_tail=cont))
-        if cont is not None:
-            x = torch.cat([x, cont], dim=-1)
-        return self.output(self.encoder(x, *cat_list))
+        """Embed ``x`` (dense or CSR); ``cat_list``: integer covariates; ``cont``: continuous."""
+        return self.output(fc_layers_forward(self.encoder, x, *cat_list, dense_tail=cont))
 
 
 class ExpressionDecoder(nn.Module):

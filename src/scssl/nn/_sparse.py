@@ -214,11 +214,13 @@ def fc_layers_forward(
     *cat_list: torch.Tensor,
     dense_tail: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """``FCLayers.forward`` for a CSR input, reading only its stored entries.
+    """``FCLayers.forward`` of ``torch.cat([x, dense_tail], -1)``, for a dense or CSR ``x``.
 
     The first linear layer's weight columns are ``[x's columns, dense_tail's,
-    covariates']``, as in the dense call ``fc(torch.cat([x, dense_tail], -1), *cat_list)``;
-    the result is the same (up to float summation order).
+    covariates']``, as in the call ``fc(torch.cat([x, dense_tail], -1), *cat_list)``.
+    A CSR ``x`` is read through its stored entries only (the same result up to float
+    summation order). A dense ``x`` gives FCLayers' own result, without the copy of the
+    whole input that FCLayers' concatenation makes even when nothing is appended.
 
     Examples
     --------
@@ -229,7 +231,9 @@ def fc_layers_forward(
     >>> torch.allclose(fc_layers_forward(fc, x.to_sparse_csr(), cat), fc(x, cat), atol=1e-6)
     True
     """
-    covariates = [c.to(x.values().dtype) for c in _one_hot_covariates(fc, cat_list)]
+    sparse = is_sparse_csr(x)
+    dtype = x.values().dtype if sparse else x.dtype
+    covariates = [c.to(dtype) for c in _one_hot_covariates(fc, cat_list)]
     n_sparse = x.shape[1]
     h = x  # replaced by the first linear layer's output
     for i, layers in enumerate(fc.fc_layers):
@@ -237,9 +241,12 @@ def fc_layers_forward(
             if layer is None:
                 continue
             if i == 0 and isinstance(layer, nn.Linear):
+                tail = ([dense_tail] if dense_tail is not None else []) + covariates
+                if not sparse:
+                    h = layer(torch.cat([x, *tail], dim=-1) if tail else x)
+                    continue
                 # the full-width weight: a slice would cost a zero-filled copy in backward
                 h = sparse_linear(x, layer.weight)
-                tail = ([dense_tail] if dense_tail is not None else []) + covariates
                 if tail:
                     # rows of the (in x out) transpose: contiguous for a GeneMajorLinear
                     h = h + torch.cat(tail, dim=-1) @ layer.weight.T[n_sparse:]
