@@ -37,10 +37,13 @@ def is_sparse_csr(x: object) -> bool:
 
 def csr_rows(x: torch.Tensor) -> torch.Tensor:
     """Row index of every stored entry of a CSR tensor (same order as ``values()``)."""
-    crow = x.crow_indices()
-    return torch.repeat_interleave(
-        torch.arange(x.shape[0], device=x.device), crow.diff(), output_size=x.values().numel()
-    )
+    return _entry_rows(x.crow_indices(), x.values().numel())
+
+
+def _entry_rows(crow: torch.Tensor, n_entries: int) -> torch.Tensor:
+    """:func:`csr_rows` from the row pointers alone."""
+    rows = torch.arange(crow.numel() - 1, device=crow.device)
+    return torch.repeat_interleave(rows, crow.diff(), output_size=n_entries)
 
 
 def csr_like(x: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
@@ -154,11 +157,7 @@ class _WeightedBagProduct(torch.autograd.Function):
     def backward(ctx, grad_out):  # noqa: D102
         genes, crow, values = ctx.saved_tensors
         by_gene = torch.sort(genes, stable=True).indices  # stable: each gene's cells in order
-        cells = torch.repeat_interleave(
-            torch.arange(crow.numel() - 1, device=genes.device),
-            crow.diff(),
-            output_size=genes.numel(),
-        )
+        cells = _entry_rows(crow, genes.numel())
         per_gene = torch.bincount(genes, minlength=ctx.n_table_rows)
         grad_table = F.embedding_bag(
             cells[by_gene],
