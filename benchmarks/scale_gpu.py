@@ -34,7 +34,7 @@ import scvi
 import torch
 from _common import RESULTS, write_markdown
 from anndata import AnnData
-from scale_throughput import measure, synthetic_from_real
+from scale_throughput import builder, measure, synthetic_from_real
 from scipy import sparse
 
 import scssl
@@ -45,9 +45,9 @@ TARGET_CELLS_PER_SECOND = 50_000  # MaskedAE training, 20k genes, one H200
 def rows_for(matrix: sparse.csr_matrix, batch_sizes, epochs, batches, embed_cap) -> list[dict]:
     adata = AnnData(matrix)
     builds = {
-        "scVI": lambda: _setup(scvi.model.SCVI, adata),
-        "MaskedAE": lambda: _setup(scssl.model.MaskedAE, adata),
-        "SimCLR": lambda: _setup(scssl.model.Contrastive, adata, method="simclr"),
+        "scVI": builder(scvi.model.SCVI, adata),
+        "MaskedAE": builder(scssl.model.MaskedAE, adata),
+        "SimCLR": builder(scssl.model.Contrastive, adata, method="simclr"),
     }
     runs = [(name, size, "32-true") for size in batch_sizes for name in builds]
     runs.append(("MaskedAE", batch_sizes[-1], "bf16-mixed"))
@@ -75,11 +75,6 @@ def rows_for(matrix: sparse.csr_matrix, batch_sizes, epochs, batches, embed_cap)
         row["row seconds"] = time.perf_counter() - start
         rows.append(row)
     return rows
-
-
-def _setup(cls, adata: AnnData, **kwargs):
-    cls.setup_anndata(adata)
-    return cls(adata, **kwargs)
 
 
 def main() -> None:

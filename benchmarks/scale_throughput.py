@@ -108,20 +108,19 @@ def measure(
     limit_batches: int | None,
     embed_cap: int = EMBED_CAP,
     embed_batch_size: int = 1024,
+    batch_size: int = BATCH_SIZE,
+    epochs: int = EPOCHS,
     **train_options,
 ) -> dict:
     """Train ``build()``'s model under the timer, then time its embedding.
 
-    ``train_options``: ``batch_size`` and ``epochs`` of :func:`train_kwargs`, and any
-    other ``model.train`` argument (e.g. ``precision``).
+    ``train_options``: any other ``model.train`` argument (e.g. ``precision``).
     """
     scvi.settings.seed = 0
     model = build()
     timer = EpochTimer()
-    sizes = {
-        key: train_options.pop(key) for key in ("batch_size", "epochs") if key in train_options
-    }
-    model.train(callbacks=[timer], **train_kwargs(limit_batches, **sizes), **train_options)
+    kwargs = train_kwargs(limit_batches, batch_size, epochs)
+    model.train(callbacks=[timer], **kwargs, **train_options)
     indices = np.arange(min(n_obs, embed_cap))
     seconds = []
     for _ in range(1 + EMBED_REPEATS):  # the first call (loader start-up) is not timed
@@ -134,37 +133,35 @@ def measure(
     return row
 
 
+def builder(cls, adata: AnnData, **kwargs):
+    """A function that registers ``adata`` with ``cls`` (scVI or an scssl model) and builds one."""
+
+    def build():
+        cls.setup_anndata(adata)
+        return cls(adata, **kwargs)
+
+    return build
+
+
 def rows_for(matrix: sparse.csr_matrix, obs: pd.DataFrame, limit_batches: int | None) -> list:
     """scVI, MaskedAE and SimCLR on ``matrix`` (dense and sparse where it fits)."""
     as_csr = AnnData(matrix, obs=obs.copy())
     dense_fits = matrix.shape[0] * matrix.shape[1] * 4 < 4e9
     as_dense = AnnData(matrix.toarray(), obs=obs.copy()) if dense_fits else None
 
-    def scssl_model(cls, adata, **kwargs):
-        def build():
-            cls.setup_anndata(adata)
-            return cls(adata, **kwargs)
-
-        return build
-
-    def scvi_model(adata):
-        def build():
-            scvi.model.SCVI.setup_anndata(adata)
-            return scvi.model.SCVI(adata)
-
-        return build
-
-    runs = {"scVI (dense minibatches)": scvi_model(as_dense if dense_fits else as_csr)}
+    runs = {
+        "scVI (dense minibatches)": builder(scvi.model.SCVI, as_dense if dense_fits else as_csr)
+    }
     for label, adata in (("dense", as_dense), ("sparse", as_csr)):
         if adata is None:
             continue
-        runs[f"MaskedAE {label} path"] = scssl_model(scssl.model.MaskedAE, adata)
+        runs[f"MaskedAE {label} path"] = builder(scssl.model.MaskedAE, adata)
         if label == "sparse":
-            runs["MaskedAE sparse path, decoder_gene_fraction=0.25"] = scssl_model(
+            runs["MaskedAE sparse path, decoder_gene_fraction=0.25"] = builder(
                 scssl.model.MaskedAE, adata, decoder_gene_fraction=0.25
             )
-        runs[f"SimCLR {label} path"] = scssl_model(scssl.model.Contrastive, adata, method="simclr")
-    runs["SimCLR sparse path, noise_nonzero_only"] = scssl_model(
+        runs[f"SimCLR {label} path"] = builder(scssl.model.Contrastive, adata, method="simclr")
+    runs["SimCLR sparse path, noise_nonzero_only"] = builder(
         scssl.model.Contrastive, as_csr, method="simclr", noise_nonzero_only=True
     )
     rows = [measure(name, build, matrix.shape[0], limit_batches) for name, build in runs.items()]
