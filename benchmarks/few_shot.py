@@ -241,12 +241,18 @@ def one_replicate(ctx: dict, held_out: np.ndarray, k: int, seed: int, draw: int)
     yield "scanvi", pred, time.perf_counter() - start
 
 
+def classifier_obs(adata: AnnData, spec: dict) -> pd.DataFrame:
+    """The study's label and batch columns, as a classifier registers them
+    (``classifier_run`` copies them)."""
+    return adata.obs[[c for c in (spec["labels"], spec["batch"]) if c]]
+
+
 def run_ceiling(name: str, seeds: list[int], quick: bool) -> None:
     """Every reference label instead of ``k``: from scratch and fine-tuned from (a)."""
     spec = DATASETS[name]
     adata = hvg_subset(spec["load"](), spec["batch"])
     truth = adata.obs[spec["labels"]].astype(str).to_numpy()
-    obs = adata.obs[[c for c in (spec["labels"], spec["batch"]) if c]].copy()
+    obs = classifier_obs(adata, spec)
     out = RESULTS / f"few_shot_ceiling_{name}{'_quick' if quick else ''}.csv"
     out.unlink(missing_ok=True)
     every_label = 10**9  # more than any type has: sample_per_label takes them all
@@ -288,6 +294,8 @@ def ceiling_table() -> pd.DataFrame | str:
 
 SUPPLEMENTS = ("pooled_plus_study", "study_default_epochs", "study_full_lr")
 FULL_LR_CORPUS = "study_full_lr"  # (e): fine-tuned at the from-scratch learning rate
+#: every pretraining corpus of the design: (a), (b), (c), (d), (e)
+CORPORA = ("study", "pooled", "pooled_plus_study", "study_default_epochs", FULL_LR_CORPUS)
 
 
 def run_dataset(name: str, seeds: list[int], quick: bool, supplement: str | None = None) -> None:
@@ -299,14 +307,9 @@ def run_dataset(name: str, seeds: list[int], quick: bool, supplement: str | None
     suffix = (f"_{supplement}" if supplement else "") + ("_quick" if quick else "")
     out = RESULTS / f"few_shot_runs_{name}{suffix}.csv"
     out.unlink(missing_ok=True)
-    columns = [c for c in (spec["labels"], spec["batch"]) if c]
-    classifier_obs = {
-        "study": adata.obs[columns].copy(),
-        "pooled": adata.obs[columns].assign(**{SOURCE_KEY: name}),
-        "pooled_plus_study": adata.obs[columns].assign(**{SOURCE_KEY: name}),
-        "study_default_epochs": adata.obs[columns].copy(),
-        FULL_LR_CORPUS: adata.obs[columns].copy(),
-    }
+    study_obs = classifier_obs(adata, spec)
+    pooled_obs = study_obs.assign(**{SOURCE_KEY: name})  # the pooled encoders' batch column
+    obs_by_corpus = {c: pooled_obs if c.startswith("pooled") else study_obs for c in CORPORA}
     shots = SHOTS[:2] if quick else SHOTS
     with tempfile.TemporaryDirectory() as folder:
         collection, coverage = (None, "")
@@ -341,7 +344,7 @@ def run_dataset(name: str, seeds: list[int], quick: bool, supplement: str | None
                 "truth": truth,
                 "pretrained": pretrained,
                 "vae": vae,
-                "classifier_obs": classifier_obs,
+                "classifier_obs": obs_by_corpus,
                 "embedding": embedding,
             }
             print(f"{name} seed {seed}: models in {time.perf_counter() - start:.0f}s", flush=True)
@@ -359,11 +362,7 @@ def run_dataset(name: str, seeds: list[int], quick: bool, supplement: str | None
                 print(f"  {name} seed {seed} fold {fold} done", flush=True)
 
 
-PRETRAINED = tuple(
-    f"{mode}_{corpus}"
-    for corpus in ("study", "pooled", "pooled_plus_study", "study_default_epochs", FULL_LR_CORPUS)
-    for mode in ("probe", "finetune")
-)
+PRETRAINED = tuple(f"{mode}_{corpus}" for corpus in CORPORA for mode in ("probe", "finetune"))
 TARGET_SHOTS = (1, 3, 10)
 TARGET_MARGIN = 0.04
 

@@ -187,10 +187,9 @@ def ratio_table(per_round: pd.DataFrame) -> pd.DataFrame:
     columns = {}
     for kind in ("train", "embed"):
         speed = f"{kind} cells/s"
-        per_round[f"{kind} / scVI"] = per_round[speed] / per_round["round"].map(peer[speed])
-        grouped = per_round.groupby("method", sort=False)
-        columns[speed] = grouped[speed].median()
-        ratio = grouped[f"{kind} / scVI"]
+        columns[speed] = per_round.groupby("method", sort=False)[speed].median()
+        per_round_ratio = per_round[speed] / per_round["round"].map(peer[speed])
+        ratio = per_round_ratio.groupby(per_round["method"], sort=False)
         columns[f"{kind} / scVI"] = ratio.median()
         columns[f"{kind} / scVI range"] = [
             f"{low:.2f}-{high:.2f}" for low, high in zip(ratio.min(), ratio.max())
