@@ -79,3 +79,13 @@ def test_loss_matches_hand_computed_mse():
     expected = (norm[0, 0] ** 2 + (norm[1, 1] ** 2 + norm[1, 2] ** 2) / 2) / 2
     assert torch.allclose(out.loss, expected)
     assert out.extra_metrics["masked_fraction"].shape == torch.Size([])
+
+
+def test_decoder_width_is_set_apart_from_the_encoder():
+    module = MaskedAEModule(n_input=30, n_latent=4, n_hidden=16, decoder_n_hidden=8)
+    assert module.z_encoder.encoder.fc_layers[0][0].out_features == 16
+    assert module.x_decoder.output.in_features == 8
+    default = MaskedAEModule(n_input=30, n_latent=4, n_hidden=16)
+    assert default.x_decoder.output.in_features == 16  # None: as wide as the encoder
+    with pytest.raises(ValueError, match="decoder_n_hidden"):
+        MaskedAEModule(n_input=30, n_latent=4, n_hidden=16, decoder_n_hidden=0)

@@ -102,6 +102,8 @@ class MaskedAE(
         Width of the hidden layers.
     n_layers
         Number of hidden layers in encoder and decoder.
+    decoder_n_hidden
+        Width of the decoder's hidden layers (``None``: ``n_hidden``).
     dropout_rate
         Dropout in the encoder.
     mask_ratio
@@ -164,6 +166,7 @@ class MaskedAE(
         n_latent: int = 32,
         n_hidden: int = 256,
         n_layers: int = 2,
+        decoder_n_hidden: int | None = None,
         dropout_rate: float = 0.1,
         mask_ratio: float = 0.5,
         mask_value: float = 0.0,
@@ -192,6 +195,7 @@ class MaskedAE(
             n_latent=n_latent,
             n_hidden=n_hidden,
             n_layers=n_layers,
+            decoder_n_hidden=decoder_n_hidden,
             dropout_rate=dropout_rate,
             mask_ratio=mask_ratio,
             mask_value=mask_value,

@@ -54,6 +54,10 @@ class MaskedAEModule(EncoderModule):
         Width of the hidden layers.
     n_layers
         Number of hidden layers of the encoder and of the decoder.
+    decoder_n_hidden
+        Width of the decoder's hidden layers (``None``: ``n_hidden``). Its last layer
+        is a ``decoder_n_hidden x n_input`` product for every cell, the largest cost of
+        a step over all genes.
     dropout_rate
         Dropout in the encoder.
     masking
@@ -110,6 +114,7 @@ class MaskedAEModule(EncoderModule):
         n_latent: int = 32,
         n_hidden: int = 256,
         n_layers: int = 2,
+        decoder_n_hidden: int | None = None,
         dropout_rate: float = 0.1,
         masking: MaskingStrategy | None = None,
         mask_ratio: float = 0.5,
@@ -123,6 +128,8 @@ class MaskedAEModule(EncoderModule):
         decoder_gene_fraction: float = 1.0,
     ):
         super().__init__()
+        if decoder_n_hidden is not None and int(decoder_n_hidden) < 1:
+            raise ValueError(f"decoder_n_hidden must be at least 1, got {decoder_n_hidden}")
         if not 0.0 < decoder_gene_fraction <= 1.0:
             raise ValueError(
                 f"decoder_gene_fraction must lie in (0, 1], got {decoder_gene_fraction}"
@@ -151,7 +158,7 @@ class MaskedAEModule(EncoderModule):
             n_cat_list=cat_list,
             n_continuous=n_continuous_cov,
             n_layers=n_layers,
-            n_hidden=n_hidden,
+            n_hidden=n_hidden if decoder_n_hidden is None else int(decoder_n_hidden),
             use_batch_norm=use_batch_norm,
             use_layer_norm=use_layer_norm,
             output="proportions" if reconstruction == "nb" else "values",
