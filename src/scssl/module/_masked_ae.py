@@ -84,7 +84,7 @@ class MaskedAEModule(EncoderModule):
         expectation). ``1.0`` (default) evaluates every gene: the dense path's exact
         objective. Smaller values train faster per step but learn less per step: on
         Baron with all genes, 0.25 lowered leave-one-donor-out kNN macro-F1 from 0.793
-        to 0.720 at the default 100 epochs (``benchmarks/results/scale_sparse_quality.md``,
+        to 0.72 at the default 100 epochs (``benchmarks/results/scale_sparse_quality.md``,
         the rule that set this default was fixed before that run). Validation and
         inference always use every gene.
 
