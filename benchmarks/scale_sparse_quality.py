@@ -138,6 +138,7 @@ def main() -> None:
                 SEEDS[:1],
             ),
         }
+        EXTRA_CSV.unlink(missing_ok=True)  # an earlier run's extra seeds belong to that run
         train_rows(runs, SEEDS, RUNS_CSV)
     report()
 
