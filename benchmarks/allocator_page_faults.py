@@ -39,8 +39,8 @@ import pandas as pd
 import scvi
 from _common import RESULTS, append_row, set_threads, write_markdown
 from anndata import AnnData
+from scale_sparse_quality import baron_all_genes
 from scale_throughput import EpochTimer, train_kwargs
-from scipy import sparse
 
 import scssl
 
@@ -59,7 +59,7 @@ MODELS = ("scVI", "SimCLR")
 def one_run(model_name: str) -> dict:
     """Train ``model_name`` on Baron (all genes) in this process; cells/s and faults/step."""
     set_threads()
-    counts = sparse.csr_matrix(scssl.data.baron_pancreas().X, dtype=np.float32)
+    counts = baron_all_genes().X
     if model_name == "scVI":  # scVI on dense minibatches, as in scale_throughput
         adata, cls, kwargs = AnnData(counts.toarray()), scvi.model.SCVI, {}
     else:

@@ -39,7 +39,9 @@ import scvi
 import torch
 from _common import RESULTS, set_threads, write_markdown
 from anndata import AnnData
+from scale_sparse_quality import baron_all_genes
 from scipy import sparse
+from scvi.dataloaders import AnnDataLoader
 
 import scssl
 
@@ -61,10 +63,13 @@ def median_ms(work, repeats: int = REPEATS) -> float:
     return 1000 * float(np.median(times))
 
 
-def model_step(model, adata: AnnData, sparse_batches: bool):
+def model_step(model, sparse_batches: bool):
     """A whole training step of ``model``'s module (forward, backward, fused Adam)."""
-    loader = model._make_data_loader(
-        adata, batch_size=BATCH_SIZE, shuffle=True, load_sparse_tensor=sparse_batches
+    loader = AnnDataLoader(
+        model.adata_manager,
+        batch_size=BATCH_SIZE,
+        shuffle=True,
+        load_sparse_tensor=sparse_batches,
     )
     batches = [batch for _, batch in zip(range(REPEATS + 2), loader, strict=False)]
     module = model.module.train()
@@ -82,12 +87,18 @@ def model_step(model, adata: AnnData, sparse_batches: bool):
     return step, optimizer
 
 
+def first_layer_width(model) -> int:
+    """Output width of an scssl model's encoder first layer."""
+    return model.module.z_encoder.encoder.fc_layers[0][0].out_features
+
+
 def gemm_work(rows: int, inner: int, out: int, input_grad: bool, gene_major: bool):
     """Forward ``(rows x inner)`` times an ``inner x out`` map, and its backward products.
 
     ``gene_major``: the weight stored ``inner x out`` (scssl's first layer); else ``out x
     inner`` as ``nn.Linear`` stores it (the decoder). ``input_grad``: the input's gradient
-    is computed too (the decoder's, which trains the layers before it).
+    is computed too (the decoder's, which trains the layers before it). Returns the work
+    and its flops (2 x rows x inner x out per product).
     """
     x = torch.randn(rows, inner, requires_grad=input_grad)
     weight = torch.randn(*((inner, out) if gene_major else (out, inner)), requires_grad=True)
@@ -98,7 +109,8 @@ def gemm_work(rows: int, inner: int, out: int, input_grad: bool, gene_major: boo
         y = x @ weight if gene_major else torch.nn.functional.linear(x, weight)
         y.backward(grad)
 
-    return work
+    n_products = 3 if input_grad else 2
+    return work, n_products * 2 * rows * inner * out
 
 
 def sparse_first_layer_work(counts: sparse.csr_matrix, width: int, visible: float = 0.5):
@@ -111,12 +123,7 @@ def sparse_first_layer_work(counts: sparse.csr_matrix, width: int, visible: floa
     keep = np.random.default_rng(0).random(rows.nnz) < visible
     rows.data = np.log1p(rows.data) * keep
     rows.eliminate_zeros()
-    x = torch.sparse_csr_tensor(
-        torch.from_numpy(rows.indptr).long(),
-        torch.from_numpy(rows.indices).long(),
-        torch.from_numpy(rows.data),
-        size=rows.shape,
-    )
+    x = scssl.data.csr_tensor(rows)
     weight_t = torch.randn(rows.shape[1], width, requires_grad=True)
     grad = torch.randn(BATCH_SIZE, width)
 
@@ -130,12 +137,13 @@ def sparse_first_layer_work(counts: sparse.csr_matrix, width: int, visible: floa
 def simclr_draws(counts: sparse.csr_matrix, n_genes: int):
     """The default augmentations' random draws of one SimCLR step (two views of 128 cells)."""
     stored = torch.from_numpy(counts[: 2 * BATCH_SIZE].data.astype(np.float32))
-    keep = 0.5 + 0.5 * torch.rand(stored.numel())
+    # the thinned half of the views' stored counts (thinning_prob 0.5), kept at [0.5, 1)
+    thinned = stored[: stored.numel() // 2]
+    keep = 0.5 + 0.5 * torch.rand(thinned.numel())
     n_noised = BATCH_SIZE  # half of the 256 view rows get noise (noise_prob 0.5)
 
     def work():
-        # thinning draws for the thinned half of the views' stored counts
-        torch.binomial(stored[: stored.numel() // 2], keep[: stored.numel() // 2])
+        torch.binomial(thinned, keep)
         torch.randn(n_noised, n_genes)
 
     return work
@@ -146,35 +154,42 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=ROUNDS)
     args = parser.parse_args()
     set_threads()
-    counts = sparse.csr_matrix(scssl.data.baron_pancreas().X, dtype=np.float32)
+    counts = baron_all_genes().X
     n_genes = counts.shape[1]
     as_csr, as_dense = AnnData(counts), AnnData(counts.toarray())
     scvi.settings.seed = 0
     scvi.model.SCVI.setup_anndata(as_dense)
-    scvi_step, _ = model_step(scvi.model.SCVI(as_dense), as_dense, sparse_batches=False)
+    scvi_step, _ = model_step(scvi.model.SCVI(as_dense), sparse_batches=False)
     scssl.model.MaskedAE.setup_anndata(as_csr)
     masked_ae = scssl.model.MaskedAE(as_csr)
-    masked_ae_step, masked_ae_adam = model_step(masked_ae, as_csr, sparse_batches=True)
+    masked_ae_step, masked_ae_adam = model_step(masked_ae, sparse_batches=True)
     scssl.model.Contrastive.setup_anndata(as_csr)
     simclr = scssl.model.Contrastive(as_csr, method="simclr")
-    simclr_step, simclr_adam = model_step(simclr, as_csr, sparse_batches=True)
-    decoder_width = masked_ae.module.x_decoder.output.in_features
-    masked_ae_width = masked_ae.module.z_encoder.encoder.fc_layers[0][0].out_features
-    encoder_width = simclr.module.z_encoder.encoder.fc_layers[0][0].out_features
+    simclr_step, simclr_adam = model_step(simclr, sparse_batches=True)
+    decoder_gemms = ("MaskedAE", "decoder last layer: 3 GEMMs")
+    first_layer_gemms = ("SimCLR", "first layer, dense views: 2 GEMMs")
+    gemms = {
+        decoder_gemms: gemm_work(
+            BATCH_SIZE,
+            masked_ae.module.x_decoder.output.in_features,
+            n_genes,
+            input_grad=True,
+            gene_major=False,
+        ),
+        first_layer_gemms: gemm_work(
+            2 * BATCH_SIZE, n_genes, first_layer_width(simclr), input_grad=False, gene_major=True
+        ),
+    }
     parts = {
         ("scVI", "whole step"): scvi_step,
         ("MaskedAE", "whole step"): masked_ae_step,
-        ("MaskedAE", "decoder last layer: 3 GEMMs"): gemm_work(
-            BATCH_SIZE, decoder_width, n_genes, input_grad=True, gene_major=False
-        ),
+        decoder_gemms: gemms[decoder_gemms][0],
         ("MaskedAE", "encoder first layer, sparse (embedding-bag)"): sparse_first_layer_work(
-            counts, masked_ae_width
+            counts, first_layer_width(masked_ae)
         ),
         ("MaskedAE", "fused Adam update"): masked_ae_adam.step,
         ("SimCLR", "whole step"): simclr_step,
-        ("SimCLR", "first layer, dense views: 2 GEMMs"): gemm_work(
-            2 * BATCH_SIZE, n_genes, encoder_width, input_grad=False, gene_major=True
-        ),
+        first_layer_gemms: gemms[first_layer_gemms][0],
         ("SimCLR", "random draws (noise, thinning)"): simclr_draws(counts, n_genes),
         ("SimCLR", "fused Adam update"): simclr_adam.step,
     }
@@ -209,21 +224,8 @@ def main() -> None:
             )
         )
     gflops = {
-        "MaskedAE decoder": 3
-        * 2
-        * BATCH_SIZE
-        * decoder_width
-        * n_genes
-        / table[("MaskedAE", "decoder last layer: 3 GEMMs")]
-        / 1e6,
-        "SimCLR first layer": 2
-        * 2
-        * 2
-        * BATCH_SIZE
-        * n_genes
-        * encoder_width
-        / table[("SimCLR", "first layer, dense views: 2 GEMMs")]
-        / 1e6,
+        f"{model} {part.split(':')[0]}": flops / table[(model, part)] / 1e6
+        for (model, part), (_, flops) in gemms.items()
     }
     notes = (
         " ".join(verdicts)
